@@ -10,7 +10,22 @@ from mnistbench.datasets import DATASETS, Dataset, load_dataset
 __all__ = [
     "DATASETS",
     "Dataset",
+    "KerasCNNClassifier",
     "__version__",
     "load_dataset",
 ]
 
+_LAZY = {"KerasCNNClassifier": "mnistbench.cnn"}
+
+
+def __getattr__(name):
+    # Keeps `import mnistbench` free of TensorFlow's start-up cost.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mnistbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

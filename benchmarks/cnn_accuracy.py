@@ -1,0 +1,108 @@
+"""MNIST test accuracy of KerasCNNClassifier per architecture (issue: CNN targets).
+
+Trains on the full 60,000 training images and scores the 10,000 test images, for
+
+* the tutorial's own settings ("How to Develop a CNN for MNIST..."): SGD lr 0.01
+  momentum 0.9, batch 32, 10 epochs, 'valid' padding, no dropout, constant rate;
+* our defaults (``KerasCNNClassifier()``: Adam 1e-3 with cosine decay, batch 128,
+  10 epochs, dropout 0.25, 'same' padding), without and with ``augment=True``.
+
+Each finished configuration is appended to ``results/cnn_accuracy.jsonl`` at once;
+``results/cnn_accuracy.md`` is re-rendered from all records. Run::
+
+    python benchmarks/cnn_accuracy.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+
+TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,
+                padding="valid", dropout=0.0, lr_schedule="constant")
+CONFIGS = {
+    "deep-defaults": dict(architecture="deep"),
+    "deep-defaults-augment-15ep": dict(architecture="deep", augment=True, epochs=15),
+    "baseline-tutorial": dict(architecture="baseline", **TUTORIAL),
+    "batchnorm-tutorial": dict(architecture="batchnorm", **TUTORIAL),
+    "deep-tutorial": dict(architecture="deep", **TUTORIAL),
+}
+TUTORIAL_REPORTED = {  # the tutorial's own figures, for comparison (5-fold CV / test)
+    "baseline-tutorial": "98.68 % (5-fold CV)",
+    "batchnorm-tutorial": "98.64 % (5-fold CV)",
+    "deep-tutorial": "99.06 % (5-fold CV), 99.09 % test",
+}
+OUT = RESULTS / "cnn_accuracy.jsonl"
+
+
+def run(name, seed):
+    from mnistbench import load_dataset
+    from mnistbench.cnn import KerasCNNClassifier
+
+    ds = load_dataset("mnist")
+    clf = KerasCNNClassifier(**CONFIGS[name], random_state=seed, verbose=2)
+    t0 = time.perf_counter()
+    clf.fit(ds.X_train, ds.y_train)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    acc = clf.score(ds.X_test, ds.y_test)
+    predict_s = time.perf_counter() - t0
+    record = {
+        "config": name,
+        "params": {k: v for k, v in clf.get_params().items() if k != "callbacks"},
+        "test_accuracy": acc,
+        "train_accuracy_last_epoch": clf.history_["accuracy"][-1],
+        "fit_seconds": round(fit_s, 1),
+        "predict_seconds": round(predict_s, 2),
+        "n_train": len(ds.X_train),
+        "n_test": len(ds.X_test),
+        "seed": seed,
+        "device": clf.device_,
+        "machine": machine(),
+        "timestamp": now(),
+    }
+    append_jsonl(OUT, record)
+    print(f"{name}: test accuracy {acc:.4%} in {fit_s:.0f} s", flush=True)
+
+
+def render():
+    rows = read_jsonl(OUT)
+    lines = [
+        "# KerasCNNClassifier on MNIST (train 60,000 / test 10,000)",
+        "",
+        "Written by `benchmarks/cnn_accuracy.py` from `cnn_accuracy.jsonl`; one row per run.",
+        "",
+        "| config | architecture | epochs | batch | optimizer | augment | test accuracy | fit s | device | machine | tutorial reports |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p, m = r["params"], r["machine"]
+        lines.append(
+            f"| {r['config']} | {p['architecture']} | {p['epochs']} | {p['batch_size']} | "
+            f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']}) | {p['augment']} | "
+            f"{r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
+            f"{m['cpu_count']} x {m['host_cpu']} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
+        )
+    (RESULTS / "cnn_accuracy.md").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(CONFIGS), help="configs to run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args()
+    if not args.render_only:
+        for name in args.only or CONFIGS:
+            run(name, args.seed)
+            render()
+    render()
+
+
+if __name__ == "__main__":
+    main()

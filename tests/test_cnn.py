@@ -1,0 +1,327 @@
+"""KerasCNNClassifier: scikit-learn contract, input forms, misuse, save/load.
+
+Everything here trains on scikit-learn's digits (or smaller) for 1-3 epochs.
+"""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mnistbench import cnn, load_dataset
+from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
+
+FAST = dict(architecture="baseline", epochs=2, batch_size=32, filters=8, dense_units=32,
+            learning_rate=0.01, dropout=0.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    return KerasCNNClassifier(**FAST).fit(digits.X_train, digits.y_train)
+
+
+# ------------------------------------------------------------ scikit-learn's own checks
+#: Each entry is a defect we accept, with its reason. Keep it short.
+EXPECTED_FAILURES = {
+    "check_estimator_tags_renamed": (
+        "scikeras's BaseWrapper (our base class) defines _more_tags without "
+        "__sklearn_tags__; we define both, but the check walks the whole MRO"
+    ),
+    "check_mixin_order": (
+        "scikeras's KerasClassifier lists ClassifierMixin after BaseEstimator; a subclass "
+        "cannot reorder its parent's bases (C3 linearisation fails). We restore the "
+        "classifier tags ourselves, so is_classifier() is True"
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
+    ),
+}
+
+
+def _check_instance():
+    # The checks feed 2-10 plain features: read each row as a 1-pixel-high strip.
+    return KerasCNNClassifier(
+        architecture="baseline", epochs=15, batch_size=16, filters=8, dense_units=32,
+        learning_rate=0.01, dropout=0.0, image_shape=(1, -1), random_state=0, monitor=False,
+    )
+
+
+@parametrize_with_checks(
+    [_check_instance()], expected_failed_checks=lambda est: EXPECTED_FAILURES
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# ------------------------------------------------------------ sklearn integration
+def test_is_a_classifier_with_stratified_cv(digits):
+    clf = KerasCNNClassifier()
+    assert is_classifier(clf)
+    assert isinstance(check_cv(3, digits.y_train, classifier=is_classifier(clf)), StratifiedKFold)
+    assert clf.__sklearn_tags__().non_deterministic
+    assert not KerasCNNClassifier(random_state=0).__sklearn_tags__().non_deterministic
+
+
+def test_cross_val_score_uses_stratified_folds(digits, monkeypatch):
+    seen = []
+    original = StratifiedKFold.split
+
+    def spy(self, X, y=None, groups=None):
+        seen.append(type(self).__name__)
+        return original(self, X, y, groups)
+
+    monkeypatch.setattr(StratifiedKFold, "split", spy)
+    scores = cross_val_score(KerasCNNClassifier(**FAST), digits.X_train, digits.y_train, cv=3)
+    assert seen == ["StratifiedKFold"]
+    assert len(scores) == 3 and scores.mean() > 0.5
+
+
+def test_clone_and_set_params_keep_every_parameter():
+    clf = KerasCNNClassifier(
+        architecture="batchnorm", epochs=7, batch_size=64, learning_rate=0.02, momentum=0.8,
+        optimizer="sgd", filters=16, dense_units=50, dropout=0.1, augment=True,
+        image_shape=(8, 8), random_state=3, fit__shuffle=False,
+    )
+    params = clf.get_params()
+    twin = clone(clf)
+    assert twin.get_params() == params
+    assert twin.epochs == 7 and twin.fit__shuffle is False
+    twin.set_params(epochs=3, learning_rate=0.5)
+    assert clone(twin).get_params()["epochs"] == 3
+    assert clone(twin).learning_rate == 0.5
+    for name in ("architecture", "epochs", "batch_size", "optimizer", "learning_rate", "momentum",
+                 "filters", "dense_units", "dropout", "random_state", "verbose", "augment"):
+        assert name in params
+
+
+def test_unknown_constructor_argument_is_an_error_at_fit(digits):
+    clf = KerasCNNClassifier(epoch=3)  # typo: sklearn convention, validate in fit
+    with pytest.raises(TypeError, match=r"unexpected parameter\(s\) \['epoch'\]"):
+        clf.fit(digits.X_train, digits.y_train)
+
+
+def test_grid_search_over_architecture_and_learning_rate(digits):
+    X, y = digits.X_train[:400], digits.y_train[:400]
+    grid = GridSearchCV(
+        KerasCNNClassifier(**FAST),
+        {"architecture": ["baseline", "deep"], "learning_rate": [3e-3, 1e-2]},
+        cv=2,
+    )
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_estimator_.architecture in ("baseline", "deep")
+    assert grid.best_estimator_.epochs == 1
+
+
+def test_in_a_pipeline(digits):
+    flatten = FunctionTransformer(lambda X: np.asarray(X).reshape(len(X), -1))
+    pipe = make_pipeline(flatten, KerasCNNClassifier(**FAST))
+    pipe.fit(digits.X_train, digits.y_train)
+    assert pipe.score(digits.X_test, digits.y_test) > 0.5
+
+
+# ------------------------------------------------------------ inputs and outputs
+def test_every_input_form_gives_the_same_predictions(fitted, digits):
+    X = digits.X_test
+    ref = fitted.predict_proba(X)
+    np.testing.assert_allclose(fitted.predict_proba(X.reshape(len(X), -1)), ref, rtol=1e-6)
+    np.testing.assert_allclose(fitted.predict_proba(X[..., None]), ref, rtol=1e-6)
+    assert fitted.n_features_in_ == 64 and fitted.image_shape_ == (8, 8)
+    assert fitted.x_scale_ == 16.0  # digits pixels are 0-16: learned, not assumed 255
+
+
+@pytest.mark.parametrize("form", ["flat", "3d", "4d", "float01", "float64-255"])
+def test_fit_accepts_each_input_form(digits, form):
+    X = digits.X_train.astype(np.uint8)
+    X = {
+        "flat": X.reshape(len(X), -1),
+        "3d": X,
+        "4d": X[..., None],
+        "float01": X / 16.0,
+        "float64-255": X.astype(np.float64) * 255 / 16,
+    }[form]
+    clf = KerasCNNClassifier(**FAST).fit(X, digits.y_train)
+    Xt = digits.X_test
+    Xt = {"flat": Xt.reshape(len(Xt), -1), "3d": Xt, "4d": Xt[..., None],
+          "float01": Xt / 16.0, "float64-255": Xt.astype(np.float64) * 255 / 16}[form]
+    assert clf.score(Xt, digits.y_test) > 0.5
+
+
+def test_string_labels(digits):
+    names = np.array("zero one two three four five six seven eight nine".split())
+    clf = KerasCNNClassifier(**FAST).fit(digits.X_train, names[digits.y_train])
+    assert set(clf.classes_) == set(names)
+    pred = clf.predict(digits.X_test)
+    assert pred.dtype.kind == "U"
+    assert np.mean(pred == names[digits.y_test]) > 0.5
+
+
+def test_predict_proba_sums_to_one_and_matches_predict(fitted, digits):
+    proba = fitted.predict_proba(digits.X_test)
+    assert proba.shape == (len(digits.X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(fitted.classes_[proba.argmax(1)], fitted.predict(digits.X_test))
+    one = fitted.predict_proba(digits.X_test[:1])
+    assert one.shape == (1, 10)
+
+
+def test_random_state_repeats_on_cpu(digits):
+    a = KerasCNNClassifier(**FAST).fit(digits.X_train, digits.y_train)
+    b = KerasCNNClassifier(**FAST).fit(digits.X_train, digits.y_train)
+    np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
+    assert a.history_["loss"] == b.history_["loss"]
+
+
+def test_history_and_device_are_reported(fitted):
+    assert len(fitted.history_["loss"]) == 2 and len(fitted.history_["accuracy"]) == 2
+    assert fitted.device_.startswith(("cpu", "gpu"))
+
+
+def test_validation_split_gives_validation_curves(digits):
+    clf = KerasCNNClassifier(**FAST, validation_split=0.2).fit(digits.X_train, digits.y_train)
+    assert len(clf.history_["val_loss"]) == 2 and len(clf.history_["val_accuracy"]) == 2
+
+
+def test_augment_trains_and_is_off_at_prediction(digits):
+    clf = KerasCNNClassifier(**{**FAST, "epochs": 1}, augment=True).fit(digits.X_train, digits.y_train)
+    names = [layer.name for layer in clf.model_.layers]
+    assert {"shift", "rotate", "zoom"} <= set(names)
+    np.testing.assert_array_equal(clf.predict_proba(digits.X_test), clf.predict_proba(digits.X_test))
+
+
+@pytest.mark.parametrize("architecture", ["baseline", "batchnorm", "deep"])
+def test_architectures_match_the_tutorial(architecture):
+    model = cnn.build_cnn((28, 28, 1), 10, architecture=architecture, padding="valid", dropout=0.0)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    pools = [layer for layer in model.layers if layer.__class__.__name__ == "MaxPooling2D"]
+    bns = [layer for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"]
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [c.filters for c in convs] == ([32, 64, 64] if architecture == "deep" else [32])
+    assert len(pools) == (2 if architecture == "deep" else 1)
+    assert len(bns) == (2 if architecture == "batchnorm" else 0)
+    assert [d.units for d in dense] == [100, 10]
+    assert dense[-1].activation.__name__ == "softmax"
+    assert convs[0].kernel_initializer.__class__.__name__ == "HeUniform"
+    # the tutorial's baseline: 26x26x32 -> 13x13x32 -> 5408 features into Dense(100)
+    if architecture == "baseline":
+        assert model.get_layer("flatten").output.shape[-1] == 13 * 13 * 32
+
+
+def test_model_code_uses_only_the_keras_api():
+    source = inspect.getsource(cnn)
+    assert "import tensorflow" not in source and "tf." not in source
+
+
+# ------------------------------------------------------------ misuse: loud, not silent
+def test_learning_rate_zero_warns_at_chance_level(digits):
+    clf = KerasCNNClassifier(**{**FAST, "learning_rate": 0.0})
+    with pytest.warns(TrainingWarning, match="chance level") as record:
+        clf.fit(digits.X_train, digits.y_train)
+    assert record[0].filename == __file__  # points at the user's line, not into Keras
+
+
+def test_exploding_learning_rate_warns_about_nan(digits):
+    clf = KerasCNNClassifier(**{**FAST, "epochs": 3, "learning_rate": 1e8}, optimizer="sgd",
+                             lr_schedule="constant")
+    with pytest.warns(TrainingWarning, match="learning rate too high"):
+        clf.fit(digits.X_train, digits.y_train)
+
+
+def test_healthy_training_does_not_warn(digits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingWarning)
+        KerasCNNClassifier(**FAST).fit(digits.X_train, digits.y_train)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda X, y: (X.reshape(len(X), -1)[:, :10], y), "not a square image"),
+        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y), "NaN or infinity"),
+        (lambda X, y: (X, y[:-3]), "different lengths"),
+        (lambda X, y: (X, np.zeros_like(y)), "at least 2 classes"),
+        (lambda X, y: (X[:0], y[:0]), "0 sample"),
+        (lambda X, y: (X[0].ravel(), y[:1]), "Reshape your data"),
+        (lambda X, y: (np.repeat(X[..., None], 3, axis=-1), y), "rgb2gray"),
+        (lambda X, y: (X, np.eye(10)[y]), "not one-hot"),
+    ],
+    ids=["non-square", "nan", "length-mismatch", "single-class", "empty", "1d", "rgb", "one-hot-y"],
+)
+def test_bad_input_gets_a_clear_error(digits, make, message):
+    X, y = make(digits.X_train.astype(np.float32), digits.y_train)
+    with pytest.raises(ValueError, match=message):
+        KerasCNNClassifier(**FAST).fit(X, y)
+
+
+def test_wrong_image_size_at_predict(fitted, digits):
+    with pytest.raises(ValueError, match="X has 784 features, but KerasCNNClassifier is expecting 64"):
+        fitted.predict(np.zeros((2, 28, 28)))
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        KerasCNNClassifier().predict(np.zeros((1, 8, 8)))
+
+
+def test_bad_parameters_are_named(digits):
+    for params, message in [({"architecture": "resnet"}, "architecture='resnet'"),
+                            ({"optimizer": "adagrad"}, "optimizer='adagrad'"),
+                            ({"epochs": 0}, "epochs=0"),
+                            ({"architecture": "deep", "padding": "valid"}, "too small")]:
+        with pytest.raises(ValueError, match=message):
+            KerasCNNClassifier(**{**FAST, **params}).fit(digits.X_train, digits.y_train)
+
+
+# ------------------------------------------------------------ persistence
+def test_save_load_round_trip(fitted, digits, tmp_path):
+    path = fitted.save(tmp_path / "model.keras")
+    loaded = KerasCNNClassifier.load(path)
+    np.testing.assert_allclose(loaded.predict_proba(digits.X_test), fitted.predict_proba(digits.X_test), rtol=1e-6)
+    np.testing.assert_array_equal(loaded.predict(digits.X_test), fitted.predict(digits.X_test))
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.n_features_in_ == 64 and loaded.history_["loss"] == pytest.approx(fitted.history_["loss"])
+    # the file is a normal Keras model too, taking raw pixels
+    import keras
+
+    raw = keras.saving.load_model(path).predict(digits.X_test[..., None].astype("float32"), verbose=0)
+    np.testing.assert_allclose(raw, fitted.predict_proba(digits.X_test), rtol=1e-5, atol=1e-7)
+
+
+def test_save_load_keeps_string_classes(digits, tmp_path):
+    names = np.array(list("abcdefghij"))
+    clf = KerasCNNClassifier(**FAST).fit(digits.X_train, names[digits.y_train])
+    loaded = KerasCNNClassifier.load(clf.save(tmp_path / "s.keras"))
+    np.testing.assert_array_equal(loaded.predict(digits.X_test), clf.predict(digits.X_test))
+
+
+def test_load_rejects_other_files(tmp_path):
+    bogus = tmp_path / "x.keras"
+    bogus.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="not a model saved by KerasCNNClassifier"):
+        KerasCNNClassifier.load(bogus)
+
+
+def test_pickle_round_trip(fitted, digits):
+    clone_ = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(clone_.predict_proba(digits.X_test), fitted.predict_proba(digits.X_test), rtol=1e-6)
