@@ -7,10 +7,17 @@ module costs nothing until asked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+import warnings
 
-__all__ = ["import_keras_quietly", "keras_device"]
+__all__ = [
+    "import_keras_quietly",
+    "keras_device",
+    "resolve_xgboost_device",
+    "xgboost_cuda_available",
+]
 
 
 @contextlib.contextmanager
@@ -84,3 +91,67 @@ def keras_device() -> str:
     if gpu_names:
         return f"gpu:{gpu_names[0]} ({backend})"
     return f"cpu ({backend})"
+
+
+@functools.lru_cache(maxsize=1)
+def xgboost_cuda_available() -> bool:
+    """True when this XGBoost was built with CUDA and can see a GPU.
+
+    Asks XGBoost itself with a tiny fit on ``device="cuda"``: without a visible GPU
+    it warns "No visible GPU is found" and falls back to the CPU.
+    """
+    try:
+        import xgboost as xgb  # noqa: PLC0415
+    except ImportError:
+        return False
+    if not xgb.build_info().get("USE_CUDA", False):
+        return False
+    import numpy as np  # noqa: PLC0415
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            xgb.XGBClassifier(n_estimators=1, device="cuda", tree_method="hist", verbosity=1).fit(
+                np.arange(8, dtype=np.float32).reshape(4, 2), np.array([0, 1, 0, 1])
+            )
+        except Exception:  # noqa: BLE001 - any failure means "not usable"
+            return False
+    return not any("GPU" in str(w.message) for w in caught)
+
+
+def resolve_xgboost_device(device="auto", tree_method="hist"):
+    """Map our device policy (and the old ``gpu_hist`` spelling) to XGBoost >= 2 arguments.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda", "gpu"} or "cuda:N"
+        "auto" takes CUDA when XGBoost sees a GPU, else the CPU.
+    tree_method : str
+        ``"gpu_hist"`` (XGBoost < 2) is accepted and means ``tree_method="hist",
+        device="cuda"``; XGBoost 3 itself rejects it.
+
+    Returns
+    -------
+    (tree_method, device) : tuple of str
+    """
+    device = "cuda" if device == "gpu" else device
+    if tree_method == "gpu_hist":
+        if device == "cpu":
+            raise ValueError(
+                "tree_method='gpu_hist' asks for the GPU but device='cpu'; use "
+                "tree_method='hist' for the CPU, or device='cuda'"
+            )
+        tree_method, device = "hist", ("cuda" if device == "auto" else device)
+    if device == "auto":
+        return tree_method, ("cuda" if xgboost_cuda_available() else "cpu")
+    if str(device).startswith("cuda") and not xgboost_cuda_available():
+        warnings.warn(
+            f"device={device!r} was asked for, but XGBoost sees no usable CUDA GPU; "
+            "training on the CPU",
+            UserWarning,
+            stacklevel=3,
+        )
+        return tree_method, "cpu"
+    if device != "cpu" and not str(device).startswith("cuda"):
+        raise ValueError(f"device={device!r} must be 'auto', 'cpu', 'cuda' (or 'gpu', 'cuda:N')")
+    return tree_method, device

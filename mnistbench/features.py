@@ -1,0 +1,330 @@
+"""Stateless image transformers: flattening/scaling and a batched HOG.
+
+Both accept images as ``(n, h, w)``, ``(n, h, w, 1)`` or flat ``(n, h*w)`` (the
+square side is inferred from the feature count), so every pipeline takes the
+raw uint8 images of any registered dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["HOGTransformer", "ImageFlattener", "hog_batch", "images_from"]
+
+BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+
+
+def images_from(X, image_shape=None):
+    """Return ``X`` as ``(n, h, w)`` (a view where possible).
+
+    Flat rows are read as square images unless ``image_shape`` says otherwise.
+    """
+    X = np.asarray(X)
+    if X.ndim == 2 and image_shape is not None:
+        try:
+            return X.reshape(len(X), *image_shape)
+        except ValueError:
+            raise ValueError(
+                f"image_shape={tuple(image_shape)} does not fit {X.shape[1]} features per row"
+            ) from None
+    if X.ndim == 4 and X.shape[-1] == 1:
+        return X[..., 0]
+    if X.ndim == 3:
+        return X
+    if X.ndim == 2:
+        side = math.isqrt(X.shape[1])
+        if side * side != X.shape[1]:
+            raise ValueError(
+                f"X has {X.shape[1]} features per row, which is not a square image "
+                "(784 -> 28x28, 64 -> 8x8); pass images as (n, h, w)"
+            )
+        return X.reshape(len(X), side, side)
+    raise ValueError(
+        f"X has shape {X.shape}; expected greyscale images (n, h*w), (n, h, w) or (n, h, w, 1)"
+    )
+
+
+# --------------------------------------------------------------------------- HOG
+def _cell_bounds(cell, n_cells):
+    """Pixel indices summed for each cell along one axis, and the cell owning each.
+
+    skimage (>= 0.19) sums whole ``cell``-wide tiles; pixels past the last whole
+    cell are ignored.
+    """
+    idx = np.arange(n_cells * cell)
+    return idx, idx // cell
+
+
+@functools.lru_cache(maxsize=8)
+def _int8_gradient_tables(orientations):
+    """Magnitude and orientation bin of every 8-bit gradient pair (gr, gc) in [-255, 255].
+
+    Computed with exactly skimage's float64 formulas, so looking a pixel up gives
+    the same values as computing it.
+    """
+    g = np.arange(-255, 256, dtype=np.float64)
+    gr, gc = np.meshgrid(g, g, indexing="ij")
+    magnitude = np.hypot(gc, gr).ravel()
+    orientation = (np.arctan2(gr, gc) * (180 / np.pi) % 180).ravel()
+    bins = np.searchsorted(_bin_edges(orientations), orientation, side="right") - 1
+    return magnitude, bins.astype(np.int64)
+
+
+def _bin_edges(orientations):
+    # As skimage's Cython: computed in double, stored in a C float.
+    return np.array(
+        [np.float32(180.0 / orientations * i) for i in range(orientations + 1)], dtype=np.float64
+    )
+
+
+def _normalize_blocks_inplace(blocks, method, eps=1e-5):
+    """skimage's block normalisations on rows of ``blocks`` (one block per row), in place.
+
+    Computed in float32 (skimage uses float64): the results agree to ~1e-7.
+    """
+    eps = np.float32(eps)
+    if method in ("L1", "L1-sqrt"):
+        # histogram entries are magnitudes, never negative: |x| = x
+        blocks /= (blocks.sum(axis=1) + eps)[:, None]
+        if method == "L1-sqrt":
+            np.sqrt(blocks, out=blocks)
+        return
+    if method not in ("L2", "L2-Hys"):
+        raise ValueError(f"block_norm={method!r} is not one of {BLOCK_NORMS}")
+    blocks /= np.sqrt(np.einsum("ij,ij->i", blocks, blocks) + eps * eps)[:, None]
+    if method == "L2-Hys":
+        np.minimum(blocks, np.float32(0.2), out=blocks)
+        blocks /= np.sqrt(np.einsum("ij,ij->i", blocks, blocks) + eps * eps)[:, None]
+
+
+def hog_batch(
+    images,
+    orientations=9,
+    pixels_per_cell=(8, 8),
+    cells_per_block=(3, 3),
+    block_norm="L2-Hys",
+    transform_sqrt=False,
+    chunk_size=1024,
+):
+    """HOG features of many greyscale images at once, equal to ``skimage.feature.hog``.
+
+    Same parameters and output (per image, ``feature_vector=True``) as skimage's
+    ``hog`` on a 2-D image, computed for the whole batch with NumPy instead of one
+    image at a time.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+
+    Returns
+    -------
+    ndarray of shape (n, n_features), float32
+        skimage returns float64 for most inputs; the values agree to ~1e-7.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, h, w), got shape {images.shape}")
+    n, h, w = images.shape
+    c_row, c_col = pixels_per_cell
+    b_row, b_col = cells_per_block
+    n_cells_row, n_cells_col = h // c_row, w // c_col
+    n_blocks_row, n_blocks_col = n_cells_row - b_row + 1, n_cells_col - b_col + 1
+    if n_blocks_row <= 0 or n_blocks_col <= 0:
+        raise ValueError(
+            f"{h}x{w} images are too small for pixels_per_cell={tuple(pixels_per_cell)} and "
+            f"cells_per_block={tuple(cells_per_block)}: they need at least "
+            f"{b_row * c_row} rows and {b_col * c_col} cols"
+        )
+    if block_norm not in BLOCK_NORMS:
+        raise ValueError(f"block_norm={block_norm!r} is not one of {BLOCK_NORMS}")
+    # skimage: float32 stays float32 (float16 too); everything else becomes float64.
+    float_dtype = np.float32 if images.dtype in (np.float16, np.float32) else np.float64
+
+    edges = _bin_edges(orientations)
+    # Cell of each pixel (whole cells only; pixels past the last whole cell are ignored).
+    rows, row_cell = _cell_bounds(c_row, n_cells_row)
+    cols, col_cell = _cell_bounds(c_col, n_cells_col)
+    cell_of_pixel = np.full((h, w), -1, dtype=np.int64)
+    cell_of_pixel[: len(rows), : len(cols)] = row_cell[:, None] * n_cells_col + col_cell[None, :]
+    cell_of_pixel = cell_of_pixel.ravel()
+    n_cells = n_cells_row * n_cells_col
+    # 8-bit images: exact int16 gradients and table look-ups instead of hypot/arctan2.
+    use_tables = images.dtype in (np.uint8, np.int8, np.bool_) and not transform_sqrt
+    grad_dtype = np.int16 if use_tables else float_dtype
+    if use_tables:
+        mag_table, bin_table = _int8_gradient_tables(orientations)
+
+    n_features = n_blocks_row * n_blocks_col * b_row * b_col * orientations
+    out = np.empty((n, n_features), dtype=np.float32)
+    for start in range(0, n, chunk_size):
+        img = images[start : start + chunk_size]
+        m = len(img)
+        img = img.astype(grad_dtype, copy=False)
+        if transform_sqrt:
+            img = np.sqrt(img.astype(float_dtype, copy=False))
+        g_row = np.zeros((m, h, w), dtype=img.dtype)
+        g_col = np.zeros((m, h, w), dtype=img.dtype)
+        np.subtract(img[:, 2:, :], img[:, :-2, :], out=g_row[:, 1:-1, :])
+        np.subtract(img[:, :, 2:], img[:, :, :-2], out=g_col[:, :, 1:-1])
+        g_row = g_row.reshape(m, -1)
+        g_col = g_col.reshape(m, -1)
+        # Only pixels with a gradient vote (zero magnitude adds zero): most of MNIST.
+        img_idx, pix_idx = np.nonzero((g_row != 0) | (g_col != 0))
+        gr, gc = g_row[img_idx, pix_idx], g_col[img_idx, pix_idx]
+        if use_tables:
+            code = (gr.astype(np.int64) + 255) * 511 + (gc + 255)
+            magnitude, bins = mag_table[code], bin_table[code]
+        else:
+            gr, gc = gr.astype(np.float64), gc.astype(np.float64)
+            magnitude = np.hypot(gc, gr)
+            orientation = np.arctan2(gr, gc) * (180 / np.pi) % 180
+            bins = np.searchsorted(edges, orientation, side="right") - 1
+        cell = cell_of_pixel[pix_idx]
+        valid = (bins < orientations) & (cell >= 0)
+        flat = (img_idx * n_cells + cell) * orientations + bins
+        hist = np.bincount(flat[valid], weights=magnitude[valid], minlength=m * n_cells * orientations)
+        # skimage sums each cell in a C float and divides it by the cell's area in
+        # float arithmetic: the same rounding, so the histograms are identical.
+        hist = hist.astype(np.float32) / np.float32(c_row * c_col)
+        hist = hist.reshape(m, n_cells_row, n_cells_col, orientations)
+        # Blocks in skimage's order (m, blocks_row, blocks_col, b_row, b_col, orientations).
+        blocks = np.empty((m, n_blocks_row, n_blocks_col, b_row, b_col, orientations), np.float32)
+        for i in range(b_row):
+            for j in range(b_col):
+                blocks[:, :, :, i, j, :] = hist[:, i : i + n_blocks_row, j : j + n_blocks_col, :]
+        blocks = blocks.reshape(m * n_blocks_row * n_blocks_col, -1)
+        _normalize_blocks_inplace(blocks, block_norm)
+        out[start : start + m] = blocks.reshape(m, -1)
+    return out
+
+
+class HOGTransformer(TransformerMixin, BaseEstimator):
+    """Histogram of Oriented Gradients for a batch of greyscale images.
+
+    A stateless scikit-learn transformer with skimage's HOG parameters. The
+    features equal ``skimage.feature.hog`` per image (tested to 1e-6) but are
+    computed for the whole batch at once with NumPy, many times faster than a
+    per-image loop. Being stateless (nothing is learned from the data but its
+    shape), its output can be cached across CV folds without leakage.
+
+    Parameters
+    ----------
+    orientations : int, default=9
+    pixels_per_cell : tuple (int, int) or "auto", default="auto"
+        "auto" picks ``max(2, side // 7)`` square cells: 4x4 on 28x28 MNIST,
+        2x2 on 8x8 digits.
+    cells_per_block : tuple (int, int), default=(2, 2)
+    block_norm : {"L2-Hys", "L2", "L1", "L1-sqrt"}, default="L2-Hys"
+    transform_sqrt : bool, default=False
+    image_shape : tuple (h, w) or None, default=None
+        How to read flat rows; None infers a square side. One entry may be -1, as
+        in ``numpy.reshape``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Pixels per image.
+    image_shape_ : tuple
+        ``(h, w)``, inferred from ``n_features_in_`` (square) or the input's shape.
+    pixels_per_cell_ : tuple
+        The cell size used.
+    """
+
+    def __init__(
+        self,
+        orientations=9,
+        pixels_per_cell="auto",
+        cells_per_block=(2, 2),
+        block_norm="L2-Hys",
+        transform_sqrt=False,
+        image_shape=None,
+    ):
+        self.orientations = orientations
+        self.pixels_per_cell = pixels_per_cell
+        self.cells_per_block = cells_per_block
+        self.block_norm = block_norm
+        self.transform_sqrt = transform_sqrt
+        self.image_shape = image_shape
+
+    def _prepare(self, X, reset):
+        """Validate X (any image form) and return it as (n, h, w)."""
+        shape = None
+        if not hasattr(X, "toarray"):
+            X = np.asarray(X)
+            if X.ndim in (3, 4):
+                shape = X.shape[1:3]
+                X = X.reshape(len(X), -1)
+        flat = validate_data(self, X, reset=reset)
+        if reset:
+            return images_from(flat, shape if shape is not None else self.image_shape)
+        if shape is not None and tuple(shape) != tuple(self.image_shape_):
+            raise ValueError(f"images are {shape}, but this transformer was fitted on {self.image_shape_}")
+        return images_from(flat, self.image_shape_)
+
+    def fit(self, X, y=None):
+        """Record the image shape; nothing is learned from pixel values."""
+        if not (isinstance(self.orientations, numbers.Integral) and self.orientations > 0):
+            raise ValueError(f"orientations={self.orientations!r} must be a positive integer")
+        if self.block_norm not in BLOCK_NORMS:
+            raise ValueError(f"block_norm={self.block_norm!r} is not one of {BLOCK_NORMS}")
+        images = self._prepare(X, reset=True)
+        self.image_shape_ = images.shape[1:]
+        if self.pixels_per_cell == "auto":
+            side = max(2, min(self.image_shape_) // 7)
+            self.pixels_per_cell_ = (side, side)
+        else:
+            self.pixels_per_cell_ = tuple(self.pixels_per_cell)
+        # fail now, with the fix, if the image is too small for these cells/blocks
+        hog_batch(images[:1], self.orientations, self.pixels_per_cell_, self.cells_per_block,
+                  self.block_norm, self.transform_sqrt)
+        return self
+
+    def transform(self, X):
+        """HOG features, shape (n, n_hog_features)."""
+        check_is_fitted(self)
+        images = self._prepare(X, reset=False)
+        return hog_batch(images, self.orientations, self.pixels_per_cell_, self.cells_per_block,
+                         self.block_norm, self.transform_sqrt)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]  # features are always float32
+        return tags
+
+
+class ImageFlattener(TransformerMixin, BaseEstimator):
+    """Flatten images to ``(n, h*w)`` and optionally divide by the largest pixel seen in fit.
+
+    Parameters
+    ----------
+    rescale : bool, default=True
+        Divide by ``scale_`` (255 for MNIST, 16 for digits) so pixels lie in [0, 1].
+    """
+
+    def __init__(self, rescale=True):
+        self.rescale = rescale
+
+    def fit(self, X, y=None):
+        flat = self._flat(X, reset=True)
+        self.scale_ = float(np.abs(flat).max()) or 1.0
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        flat = self._flat(X, reset=False)
+        flat = flat.astype(np.float32) if flat.dtype.itemsize < 4 else flat
+        return flat / self.scale_ if self.rescale else flat
+
+    def _flat(self, X, reset):
+        X = np.asarray(X) if not hasattr(X, "toarray") else X
+        if np.ndim(X) in (3, 4):
+            X = np.asarray(X).reshape(len(X), -1)
+        return validate_data(self, X, reset=reset, dtype="numeric")

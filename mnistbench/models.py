@@ -1,0 +1,284 @@
+"""The model zoo: one registry, name -> factory of a fresh, unfitted sklearn estimator.
+
+Every entry takes the raw images of any registered dataset (uint8, flat or
+``(n, h, w)``) and owns its scaling, reshaping and features, so the harness never
+needs to know what is inside. Adding a model is one entry in ``MODELS``.
+
+Factories take ``random_state``, ``device`` ("auto", "cpu", "gpu") and ``n_jobs``
+(threads the model may use; the harness lowers it when folds run in parallel).
+Defaults were chosen from the literature and measured on MNIST; the figures are in
+``results/models.md`` (``benchmarks/models.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mnistbench.devices import resolve_xgboost_device
+from mnistbench.features import HOGTransformer, ImageFlattener
+
+__all__ = ["MODELS", "ModelEntry", "XGBoostClassifier", "make_model"]
+
+
+# --------------------------------------------------------------------------- XGBoost
+class XGBoostClassifier(ClassifierMixin, BaseEstimator):
+    """XGBoost's gradient-boosted trees as a plain sklearn classifier.
+
+    Adds to ``xgboost.XGBClassifier``: labels of any kind (XGBoost wants 0..k-1),
+    ``device="auto"`` (CUDA when XGBoost sees a GPU, else CPU; the choice is in
+    ``device_``), and the old ``tree_method="gpu_hist"`` spelling, mapped to
+    ``tree_method="hist", device="cuda"`` (XGBoost >= 2 rejects it).
+
+    Parameters
+    ----------
+    n_estimators, max_depth, learning_rate, subsample, colsample_bytree, max_bin :
+        As in XGBoost.
+    tree_method : {"hist", "approx", "exact", "gpu_hist"}, default="hist"
+    device : {"auto", "cpu", "cuda", "gpu"}, default="auto"
+    n_jobs : int or None, default=None
+        Threads; None uses every core.
+    random_state : int or None, default=None
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    device_ : str
+        "cuda" or "cpu": where it trained.
+    booster_ : xgboost.XGBClassifier
+    """
+
+    def __init__(
+        self,
+        n_estimators=200,
+        max_depth=6,
+        learning_rate=0.3,
+        subsample=1.0,
+        colsample_bytree=1.0,
+        max_bin=256,
+        tree_method="hist",
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.max_bin = max_bin
+        self.tree_method = tree_method
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        import xgboost as xgb  # noqa: PLC0415 - keep `import mnistbench` light
+
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self._encoder = LabelEncoder().fit(y)
+        self.classes_ = self._encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
+        tree_method, self.device_ = resolve_xgboost_device(self.device, self.tree_method)
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            seed = int(np.random.RandomState(seed).randint(2**31 - 1)) if not hasattr(
+                seed, "randint") else int(seed.randint(2**31 - 1))
+        self.booster_ = xgb.XGBClassifier(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            max_bin=self.max_bin,
+            tree_method=tree_method,
+            device=self.device_,
+            n_jobs=self.n_jobs,
+            random_state=seed,
+            verbosity=0,
+        )
+        self.booster_.fit(X, self._encoder.transform(y), sample_weight=sample_weight)
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self.booster_.predict_proba(X)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+# --------------------------------------------------------------------------- factories
+def logreg(random_state=None, device="auto", n_jobs=None):
+    """Multinomial logistic regression on pixels scaled to [0, 1].
+
+    L2 penalty C=0.1 with lbfgs (max 300 iterations): the linear baseline that
+    reaches ~92 % on MNIST in the literature (LeCun et al. list 88-92 % for linear
+    classifiers).
+    """
+    return Pipeline([
+        ("pixels", ImageFlattener()),
+        ("logreg", LogisticRegression(C=0.1, max_iter=300, random_state=random_state)),
+    ])
+
+
+def random_forest(random_state=None, device="auto", n_jobs=None):
+    """Random forest of 200 fully grown trees on raw pixels (~97 % on MNIST).
+
+    Trees need no scaling; sqrt(784) = 28 features are tried at each split.
+    """
+    return Pipeline([
+        ("pixels", ImageFlattener(rescale=False)),
+        ("forest", RandomForestClassifier(
+            n_estimators=200, max_features="sqrt", n_jobs=n_jobs, random_state=random_state)),
+    ])
+
+
+def svc(random_state=None, device="auto", n_jobs=None):
+    """RBF support vector machine on the first 50 principal components (~98.5 % on MNIST).
+
+    PCA to 50 components keeps ~83 % of MNIST's pixel variance and makes the
+    kernel ~15x cheaper than on 784 pixels; C=10 with gamma="scale".
+    """
+    return Pipeline([
+        ("pixels", ImageFlattener()),
+        ("pca", PCA(n_components=50, random_state=random_state)),
+        ("svc", SVC(C=10, gamma="scale", random_state=random_state)),
+    ])
+
+
+def xgboost(random_state=None, device="auto", n_jobs=None):
+    """Gradient-boosted trees (XGBoost hist, 200 rounds, depth 6, eta 0.3) on raw pixels.
+
+    ``device="auto"`` trains on CUDA when XGBoost sees a GPU (the modern spelling of
+    ``gpu_hist``).
+    """
+    return Pipeline([
+        ("pixels", ImageFlattener(rescale=False)),
+        ("xgboost", XGBoostClassifier(
+            n_estimators=200, max_depth=6, learning_rate=0.3, device=device, n_jobs=n_jobs,
+            random_state=random_state)),
+    ])
+
+
+def hog_svm(random_state=None, device="auto", n_jobs=None):
+    """HOG features (9 orientations, 4x4-pixel cells on MNIST, 2x2-cell blocks) + RBF SVM.
+
+    PCA keeps 100 of the 1,296 HOG components before an RBF SVC (C=10), which
+    keeps the kernel cheap.
+    """
+    return Pipeline([
+        ("hog", HOGTransformer(orientations=9, pixels_per_cell="auto", cells_per_block=(2, 2))),
+        ("pca", PCA(n_components=100, random_state=random_state)),
+        ("svc", SVC(C=10, gamma="scale", random_state=random_state)),
+    ])
+
+
+def _cnn(architecture):
+    def factory(random_state=None, device="auto", n_jobs=None):
+        from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415 - Keras is heavy
+
+        return KerasCNNClassifier(architecture=architecture, random_state=random_state)
+
+    factory.__name__ = f"cnn_{architecture}"
+    factory.__doc__ = (
+        f"KerasCNNClassifier(architecture={architecture!r}) with its defaults (Adam 1e-3, "
+        "cosine decay, 10 epochs, batch 128, dropout 0.25); Keras picks the GPU when its "
+        "backend sees one."
+    )
+    return factory
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registry entry.
+
+    Attributes
+    ----------
+    factory : callable(random_state=None, device="auto", n_jobs=None) -> estimator
+    summary : str
+        One line for ``mnistbench list``.
+    family : {"classic", "deep"}
+    grid : dict
+        A small parameter grid (for tests and quick tuning).
+    fast_params : dict
+        ``set_params`` overrides that make a smoke test fast (fewer epochs/trees).
+    """
+
+    factory: Callable[..., BaseEstimator]
+    summary: str
+    family: str = "classic"
+    grid: dict = field(default_factory=dict)
+    fast_params: dict = field(default_factory=dict)
+
+
+MODELS: dict[str, ModelEntry] = {
+    "logreg": ModelEntry(
+        logreg, "logistic regression on [0, 1] pixels (C=0.1)",
+        grid={"logreg__C": [0.01, 0.1]},
+    ),
+    "random-forest": ModelEntry(
+        random_forest, "random forest, 200 trees, raw pixels",
+        grid={"forest__max_features": ["sqrt", 0.1]},
+        fast_params={"forest__n_estimators": 30},
+    ),
+    "svc": ModelEntry(
+        svc, "RBF SVM (C=10) on 50 PCA components",
+        grid={"svc__C": [1, 10]},
+        fast_params={"pca__n_components": 30},
+    ),
+    "xgboost": ModelEntry(
+        xgboost, "XGBoost hist, 200 rounds, depth 6 (CUDA when available)",
+        grid={"xgboost__max_depth": [3, 6]},
+        fast_params={"xgboost__n_estimators": 15},
+    ),
+    "hog-svm": ModelEntry(
+        hog_svm, "HOG (9 bins, 2x2 blocks) + PCA 100 + RBF SVM (C=10)",
+        grid={"svc__C": [1, 10]},
+        fast_params={"pca__n_components": 30},
+    ),
+    "cnn-baseline": ModelEntry(
+        _cnn("baseline"), "CNN: Conv32 + pool + Dense100 (tutorial baseline)", family="deep",
+        grid={"learning_rate": [1e-3, 3e-3]},
+        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+    ),
+    "cnn-batchnorm": ModelEntry(
+        _cnn("batchnorm"), "CNN: baseline with batch normalisation", family="deep",
+        grid={"learning_rate": [1e-3, 3e-3]},
+        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+    ),
+    "cnn-deep": ModelEntry(
+        _cnn("deep"), "CNN: VGG-like Conv32 + 2xConv64 blocks (tutorial deep)", family="deep",
+        grid={"learning_rate": [1e-3, 3e-3]},
+        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+    ),
+}
+
+
+def make_model(name, random_state=None, device="auto", n_jobs=None):
+    """A fresh, unfitted estimator for a registered model name."""
+    try:
+        entry = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    return entry.factory(random_state=random_state, device=device, n_jobs=n_jobs)
