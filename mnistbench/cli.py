@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS
 
 PENDING = {
-    "run-all": "run every registered model on every registered dataset",
-    "run": "run a selection of models and datasets",
-    "report": "re-render tables and figures from stored records",
     "train": "fit a model on a whole training split and save it",
     "predict": "predict digits in image files with a saved model",
 }
@@ -40,6 +38,67 @@ def cmd_list(args) -> int:
         width = max(len(n) for n in models)
         for name, entry in models.items():
             print(f"  {name:<{width}}  {entry.summary}")
+    from mnistbench.evaluation import PRESETS  # noqa: PLC0415
+
+    print("presets:")
+    width = max(len(n) for n in PRESETS)
+    for name, preset in PRESETS.items():
+        print(f"  {name:<{width}}  {preset.description}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from mnistbench.datasets import DataUnavailableError  # noqa: PLC0415
+    from mnistbench.evaluation import run_benchmark  # noqa: PLC0415
+
+    try:
+        df = run_benchmark(
+            datasets=getattr(args, "datasets", None),
+            models=getattr(args, "models", None),
+            preset=args.preset,
+            cv=args.cv,
+            seed=args.seed,
+            n_jobs=args.n_jobs,
+            device=args.device,
+            output=args.output,
+            timeout=args.timeout,
+            quiet=args.quiet,
+            data_file=args.data_file,
+            figures=not args.no_figures,
+        )
+    except DataUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if not args.quiet:
+        _print_table(df)
+    return 0 if (df["status"] == "ok").all() else 3
+
+
+def _print_table(df):
+    cols = ["dataset", "model", "cv_accuracy_mean", "cv_accuracy_std", "test_accuracy",
+            "fit_seconds", "device", "status"]
+    print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def cmd_report(args) -> int:
+    from mnistbench.evaluation import RecordStore  # noqa: PLC0415
+    from mnistbench.report import write_report  # noqa: PLC0415
+
+    store = RecordStore(Path(args.output) / "records.jsonl")
+    records = store.load()
+    if not records:
+        print(f"error: no records in {store.path}; run `python -m mnistbench run-all` first",
+              file=sys.stderr)
+        return 1
+    try:
+        df = write_report(records, args.output, args.preset, args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _print_table(df)
+    print(f"tables and figures written to {args.output}/", file=sys.stderr)
     return 0
 
 
@@ -73,7 +132,7 @@ def _pending(command):
     def run(args) -> int:
         print(
             f"mnistbench {command}: not available in version {__version__} yet "
-            f"({PENDING[command]}). Available now: list, fetch-data.",
+            f"({PENDING[command]}). Available now: list, fetch-data, run-all, run, report.",
             file=sys.stderr,
         )
         return 2
@@ -106,6 +165,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="ignore the cache and fetch again")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_fetch_data)
+
+    from mnistbench.models import MODELS  # noqa: PLC0415 - light: no Keras/XGBoost import
+
+    preset_names = ["quick", "default", "full"]
+
+    def run_options(p):
+        p.add_argument("--preset", default="default", choices=preset_names,
+                       help="how much work (see README; default: %(default)s)")
+        p.add_argument("--cv", type=int, metavar="K", help="folds (overrides the preset)")
+        p.add_argument("--seed", type=int, default=0, help="seed for folds, subsamples and models")
+        p.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                       help="units run in N worker processes (default: 1)")
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
+                       help="GPU for XGBoost/CNN when present (default: auto)")
+        p.add_argument("--output", default="results", metavar="DIR",
+                       help="records, tables and figures (default: %(default)s)")
+        p.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="stop a unit running longer than this and record it as timed out")
+        p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
+        p.add_argument("--no-figures", action="store_true", help="tables only")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
+    run_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("run", help="run a selection of models and datasets")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
+                   help=f"models to run: {', '.join(MODELS)}")
+    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), metavar="DATASET",
+                   help=f"datasets: {', '.join(sorted(DATASETS))}")
+    run_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="re-render tables and figures from stored records")
+    p.add_argument("--output", default="results", metavar="DIR")
+    p.add_argument("--preset", default="default", help="which run's records (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_report)
 
     for command, text in PENDING.items():
         p = sub.add_parser(command, help=f"{text} (not available yet)")

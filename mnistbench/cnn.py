@@ -493,6 +493,11 @@ class KerasCNNClassifier(KerasClassifier):
         seed = self._seed()
         if seed is not None:
             keras.utils.set_random_seed(seed + initial_epoch)
+        if kwargs.get("validation_data") is not None:
+            # Users pass (images, labels) as for fit; Keras needs them encoded like y.
+            X_val, y_val = kwargs["validation_data"][:2]
+            X_val = np.asarray(X_val, dtype=np.float32).reshape(len(X_val), *self.image_shape_, 1)
+            kwargs["validation_data"] = (X_val, self.target_encoder_.transform(np.asarray(y_val)))
         monitor = _TrainingMonitor()
         self._fit_callbacks = [cb for cb in self._fit_callbacks if not isinstance(cb, _TrainingMonitor)]
         if self.monitor:
@@ -557,7 +562,9 @@ class KerasCNNClassifier(KerasClassifier):
         y : array-like of shape (n,)
         sample_weight : array-like of shape (n,), optional
         **kwargs
-            Passed to ``keras.Model.fit``.
+            Passed to ``keras.Model.fit``. ``validation_data=(X_val, y_val)`` takes
+            images and labels in the same forms as ``X`` and ``y`` and fills the
+            ``val_loss`` / ``val_accuracy`` curves of ``history_``.
 
         Returns
         -------

@@ -203,6 +203,17 @@ def test_validation_split_gives_validation_curves(digits):
     assert len(clf.history_["val_loss"]) == 2 and len(clf.history_["val_accuracy"]) == 2
 
 
+def test_validation_data_takes_images_and_raw_labels(digits):
+    names = np.array(list("abcdefghij"))
+    clf = KerasCNNClassifier(**FAST).fit(
+        digits.X_train, names[digits.y_train],
+        validation_data=(digits.X_test.reshape(len(digits.X_test), -1), names[digits.y_test]),
+    )
+    assert len(clf.history_["val_accuracy"]) == 2
+    assert clf.history_["val_accuracy"][-1] == pytest.approx(
+        clf.score(digits.X_test, names[digits.y_test]), abs=1e-6)
+
+
 def test_augment_trains_and_is_off_at_prediction(digits):
     clf = KerasCNNClassifier(**{**FAST, "epochs": 1}, augment=True).fit(digits.X_train, digits.y_train)
     names = [layer.name for layer in clf.model_.layers]

@@ -1,0 +1,606 @@
+"""The benchmark protocol, presets and the resumable record store.
+
+Per (dataset, model): stratified K-fold cross-validation on the training split
+(optionally a stratified subsample of it), then a final fit on the training split
+scored on the held-out test split. Each (dataset, model, fold|test) is one *unit*;
+a finished unit is one JSON line appended to ``records.jsonl`` at once, so an
+interrupted run (Ctrl-C, kill -9) loses at most the units in progress and a re-run
+skips every unit already recorded for the same parameters.
+
+Units run in worker processes (``n_jobs`` of them), so a unit that hangs past
+``timeout`` seconds is stopped and recorded as timed out, and a crash (even a
+segfault) is recorded as failed while the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+import traceback
+from collections import Counter
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["PRESETS", "Preset", "RecordStore", "Unit", "plan_units", "run_units"]
+
+
+# --------------------------------------------------------------------------- presets
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """How much work a run does.
+
+    Attributes
+    ----------
+    name : str
+    cv : int
+        Stratified folds on the (subsampled) training split.
+    cv_subsample : int or None
+        Stratified subsample of the training split used for CV (None: all of it).
+    train_subsample : int or None
+        Stratified subsample used for the final fit (None: all of it). The test
+        split is always used whole.
+    model_params : dict
+        ``{model name: {param: value}}`` passed to ``set_params`` (fewer epochs...).
+    description : str
+    """
+
+    name: str
+    cv: int
+    cv_subsample: int | None
+    train_subsample: int | None
+    model_params: dict
+    description: str
+
+
+_CNN_NAMES = ("cnn-baseline", "cnn-batchnorm", "cnn-deep")
+
+PRESETS = {
+    "quick": Preset(
+        "quick", cv=2, cv_subsample=1000, train_subsample=2000,
+        model_params={
+            **{n: {"epochs": 2, "batch_size": 64} for n in _CNN_NAMES},
+            "xgboost": {"xgboost__n_estimators": 20},
+            "random-forest": {"forest__n_estimators": 50},
+        },
+        description="smoke run: 2 folds on 1,000 images, final fit on 2,000, CNNs 2 epochs",
+    ),
+    "default": Preset(
+        "default", cv=3, cv_subsample=6000, train_subsample=20000,
+        model_params={
+            **{n: {"epochs": 6} for n in _CNN_NAMES},
+            "xgboost": {"xgboost__n_estimators": 100},
+            "random-forest": {"forest__n_estimators": 100},
+        },
+        description=(
+            "3-fold CV on 6,000 training images, final fit on 20,000, scored on the full "
+            "test set; CNNs 6 epochs, XGBoost 100 rounds, forest 100 trees"
+        ),
+    ),
+    "full": Preset(
+        "full", cv=5, cv_subsample=None, train_subsample=None,
+        model_params={n: {"epochs": 10} for n in _CNN_NAMES},
+        description="the tutorial's protocol: 5-fold CV on the full training split, CNNs 10 epochs",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- units
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One (dataset, model, split) to fit and score; ``split`` is ``fold-k`` or ``test``."""
+
+    dataset: str
+    model: str
+    split: str
+    preset: Preset
+    seed: int
+    params: dict
+    params_hash: str
+    device: str = "auto"
+    threads: int | None = None
+    verbose: int = 0
+
+    @property
+    def key(self):
+        return (self.dataset, self.model, self.split, self.params_hash)
+
+    @property
+    def label(self):
+        return f"{self.dataset}/{self.model}/{self.split}"
+
+
+def params_hash(dataset, model, preset: Preset, seed, params):
+    """Hash of everything that changes a unit's result (not how many jobs run it)."""
+    payload = {
+        "dataset": dataset,
+        "model": model,
+        "cv": preset.cv,
+        "cv_subsample": preset.cv_subsample,
+        "train_subsample": preset.train_subsample,
+        "seed": seed,
+        "params": params,
+    }
+    blob = json.dumps(payload, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0):
+    """Every unit of a run, in order: per dataset and model, the folds then the test fit."""
+    units = []
+    for dataset in datasets:
+        for model in models:
+            params = dict(preset.model_params.get(model, {}))
+            h = params_hash(dataset, model, preset, seed, params)
+            splits = [f"fold-{k}" for k in range(1, preset.cv + 1)] + ["test"]
+            units += [Unit(dataset, model, s, preset, seed, params, h, device, threads, verbose)
+                      for s in splits]
+    return units
+
+
+# --------------------------------------------------------------------------- records
+class RecordStore:
+    """Append-only JSON-lines file of finished units.
+
+    Each record is written with one ``write`` on a file opened in append mode and
+    fsync'd, so a crash loses at most the line being written; a truncated last
+    line is skipped (with a warning) when reading.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(record, default=_json_default) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def load(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        records, bad = [], 0
+        with open(self.path, "rb") as fh:
+            for raw in fh:
+                try:
+                    records.append(json.loads(raw))
+                except ValueError:
+                    bad += 1
+        if bad:
+            import warnings  # noqa: PLC0415
+
+            warnings.warn(f"{self.path}: skipped {bad} unreadable line(s) (an interrupted write)",
+                          stacklevel=2)
+        return records
+
+    def finished_keys(self) -> set:
+        """Keys of units recorded as ``ok`` (failed and timed-out units are retried)."""
+        return {
+            (r["dataset"], r["model"], r["split"], r["params_hash"])
+            for r in self.load()
+            if r.get("status") == "ok"
+        }
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return repr(obj)
+
+
+# --------------------------------------------------------------------------- one unit
+_DATA_CACHE: dict = {}
+
+
+def _stratified_subsample(X, y, n, seed):
+    if n is None or n >= len(y):
+        return X, y
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+    X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=seed)
+    return X_sub, y_sub
+
+
+def _data(dataset, preset: Preset, seed, data_options):
+    key = (dataset, preset.name, seed)
+    if key not in _DATA_CACHE:
+        from mnistbench.datasets import load_dataset  # noqa: PLC0415
+
+        ds = load_dataset(dataset, **data_options)
+        X_cv, y_cv = _stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, seed)
+        X_tr, y_tr = _stratified_subsample(ds.X_train, ds.y_train, preset.train_subsample, seed)
+        _DATA_CACHE.clear()  # one dataset in memory at a time
+        _DATA_CACHE[key] = (ds, X_cv, y_cv, X_tr, y_tr)
+    return _DATA_CACHE[key]
+
+
+def run_unit(unit: Unit, data_options=None) -> dict:
+    """Fit and score one unit in this process; return its record (status ok)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score  # noqa: PLC0415
+    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+
+    from mnistbench.models import make_model  # noqa: PLC0415
+
+    preset = unit.preset
+    ds, X_cv, y_cv, X_tr, y_tr = _data(unit.dataset, preset, unit.seed, data_options or {})
+    if unit.split == "test":
+        X_fit, y_fit, X_eval, y_eval = X_tr, y_tr, ds.X_test, ds.y_test
+    else:
+        k = int(unit.split.split("-")[1])
+        folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed)
+        train_idx, val_idx = list(folds.split(X_cv, y_cv))[k - 1]
+        X_fit, y_fit, X_eval, y_eval = X_cv[train_idx], y_cv[train_idx], X_cv[val_idx], y_cv[val_idx]
+
+    est = make_model(unit.model, random_state=unit.seed, device=unit.device, n_jobs=unit.threads)
+    est.set_params(**unit.params)
+    fit_kwargs = {}
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    is_cnn = type(final).__name__ == "KerasCNNClassifier"
+    if is_cnn:
+        # learning curves against the held-out part, as the tutorial plots them
+        final.set_params(verbose=2 if unit.verbose else 0)
+        fit_kwargs["validation_data"] = (X_eval, y_eval)
+    t0 = time.perf_counter()
+    est.fit(X_fit, y_fit, **fit_kwargs)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = est.predict(X_eval)
+    predict_s = time.perf_counter() - t0
+
+    record = _base_record(unit)
+    record.update(
+        status="ok",
+        n_train=int(len(y_fit)),
+        n_test=int(len(y_eval)),
+        accuracy=float(accuracy_score(y_eval, pred)),
+        macro_f1=float(f1_score(y_eval, pred, average="macro")),
+        fit_seconds=round(fit_s, 3),
+        predict_seconds=round(predict_s, 4),
+        device=_device_of(final),
+    )
+    if is_cnn:
+        record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
+    if unit.split == "test":
+        labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
+        record["labels"] = labels.tolist()
+        record["confusion"] = confusion_matrix(y_eval, pred, labels=labels).tolist()
+    return record
+
+
+def _device_of(estimator):
+    device = getattr(estimator, "device_", None)
+    if device:
+        return device.split(" (")[0] if device.startswith("cpu") else device
+    return "cpu"
+
+
+def _base_record(unit: Unit) -> dict:
+    return {
+        "dataset": unit.dataset,
+        "model": unit.model,
+        "split": unit.split,
+        "preset": unit.preset.name,
+        "seed": unit.seed,
+        "params": unit.params,
+        "params_hash": unit.params_hash,
+        "versions": library_versions(),
+        "host": host_description(),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def library_versions() -> dict:
+    from importlib import metadata  # noqa: PLC0415
+
+    out = {"python": platform.python_version()}
+    for name in ("mnistbench", "numpy", "scikit-learn", "scikeras", "keras", "tensorflow",
+                 "xgboost", "scikit-image", "pandas"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def host_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} x {cpu}"
+
+
+# --------------------------------------------------------------------------- workers
+def _limit_threads(threads):
+    if threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS"):
+            os.environ[var] = str(threads)
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+
+
+def _worker_main(conn, threads, data_options, parent_pid):
+    """Worker loop: receive a Unit, send back its record (or the error)."""
+    _limit_threads(threads)
+    import mnistbench.models  # noqa: F401, PLC0415 - start-up is not charged to a unit
+    import sklearn.metrics  # noqa: F401, PLC0415
+
+    conn.send("ready")
+    while True:
+        if os.getppid() != parent_pid:  # the parent was killed: do not linger
+            return
+        if not conn.poll(1.0):
+            continue
+        unit = conn.recv()
+        if unit is None:
+            return
+        try:
+            record = run_unit(unit, data_options)
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded
+            record = _base_record(unit)
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(limit=8))
+        conn.send(record)
+
+
+class _Worker:
+    def __init__(self, ctx, threads, data_options):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_worker_main, args=(child, threads, data_options, os.getpid()), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.unit = None
+        self.started = None
+        self.ready = False
+
+    def submit(self, unit):
+        self.unit, self.started = unit, time.monotonic()
+        self.conn.send(unit)
+
+    def stop(self, kill=False):
+        if kill:
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=None,
+              on_record=None):
+    """Run ``units`` in ``n_jobs`` worker processes, appending each record to ``store``.
+
+    Parameters
+    ----------
+    units : list of Unit
+        Units already ``ok`` in ``store`` must be filtered out by the caller.
+    n_jobs : int
+        Parallel worker processes; each limits its thread pools to cores // n_jobs.
+    timeout : float or None
+        Seconds a unit may take before its worker is killed and the unit recorded
+        as ``timeout``.
+    on_record : callable(record), optional
+        Called in this process after each record is stored (progress output).
+
+    Returns
+    -------
+    Counter of record statuses.
+    """
+    pending = list(units)
+    statuses = Counter()
+    if not pending:
+        return statuses
+    ctx = mp.get_context("spawn")
+    n_jobs = max(1, min(n_jobs, len(pending)))
+    workers = [_Worker(ctx, _threads_for(n_jobs), data_options) for _ in range(n_jobs)]
+
+    def finish(worker, record):
+        store.append(record)
+        statuses[record["status"]] += 1
+        worker.unit = worker.started = None
+        if on_record:
+            on_record(record)
+
+    try:
+        while pending or any(w.unit for w in workers):
+            busy = [w for w in workers if w.unit]
+            wait_for = 5.0
+            if timeout and busy:
+                wait_for = max(0.05, min(wait_for, min(w.started + timeout - time.monotonic()
+                                                       for w in busy)))
+            ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers], wait_for)
+            for i, w in enumerate(workers):
+                if w.conn in ready and w.conn.poll():
+                    try:
+                        message = w.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                    if message == "ready":
+                        w.ready = True
+                    elif message is not None and w.unit:
+                        finish(w, message)
+                if not w.process.is_alive() and not w.unit:
+                    if pending:  # died while starting: replace it
+                        if w.process.exitcode not in (0, None) and not w.ready:
+                            raise RuntimeError(
+                                f"a worker process could not start (exit code {w.process.exitcode})")
+                        workers[i] = _Worker(ctx, _threads_for(n_jobs), data_options)
+                    continue
+                if w.unit and not w.process.is_alive():
+                    record = _base_record(w.unit)
+                    record.update(status="failed",
+                                  error=f"worker process died (exit code {w.process.exitcode}); "
+                                        "out of memory or a crash in native code")
+                    finish(w, record)
+                    workers[i] = w = _Worker(ctx, _threads_for(n_jobs), data_options)
+                elif w.unit and timeout and time.monotonic() - w.started > timeout:
+                    record = _base_record(w.unit)
+                    record.update(status="timeout", error=f"stopped after {timeout:g} s (--timeout)")
+                    w.stop(kill=True)
+                    finish(w, record)
+                    workers[i] = w = _Worker(ctx, _threads_for(n_jobs), data_options)
+                if not w.unit and w.ready and pending:
+                    w.submit(pending.pop(0))
+    finally:
+        for w in workers:
+            w.stop(kill=bool(w.unit))
+    return statuses
+
+
+def _threads_for(n_jobs):
+    return max(1, (os.cpu_count() or 1) // n_jobs)
+
+
+
+# --------------------------------------------------------------------------- public API
+def run_benchmark(
+    datasets=None,
+    models=None,
+    preset="default",
+    *,
+    cv=None,
+    seed=0,
+    n_jobs=1,
+    device="auto",
+    output="results",
+    timeout=None,
+    quiet=False,
+    data_file=None,
+    figures=True,
+):
+    """Run models on datasets with the preset's protocol; return the comparison table.
+
+    Units already recorded (same dataset, model, split and parameters) in
+    ``<output>/records.jsonl`` are skipped, so an interrupted run resumes and a
+    finished one only re-renders the tables and figures.
+
+    Parameters
+    ----------
+    datasets, models : list of str, optional
+        Registry names (default: all).
+    preset : {"quick", "default", "full"} or Preset
+    cv : int, optional
+        Override the preset's number of folds.
+    seed : int
+        Seeds the folds, the subsamples and every model.
+    n_jobs : int
+        Units run in parallel worker processes; each gets cores // n_jobs threads.
+    device : {"auto", "cpu", "gpu"}
+        Passed to the model factories (XGBoost: CUDA when available).
+    output : path
+        Directory for records.jsonl, tables and figures.
+    timeout : float, optional
+        Seconds per unit before it is stopped and recorded as timed out.
+    quiet : bool
+        No progress bar, status lines or epoch lines.
+    data_file : path, optional
+        Explicit MNIST file (see ``load_dataset``).
+    figures : bool
+        Also draw the figures.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (dataset, model), sorted by test accuracy within each dataset.
+    """
+    from mnistbench.datasets import DATASETS  # noqa: PLC0415
+    from mnistbench.models import MODELS  # noqa: PLC0415
+    from mnistbench.report import latest_records, summarize, write_figures, write_tables  # noqa: PLC0415
+
+    datasets = list(datasets or DATASETS)
+    models = list(models or MODELS)
+    for name in datasets:
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+    for name in models:
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    if cv is not None and cv != preset.cv:
+        if cv < 2:
+            raise ValueError(f"cv={cv} must be at least 2 folds")
+        preset = dataclasses.replace(preset, name=f"{preset.name}-cv{cv}", cv=cv)
+    data_options = {"data_file": data_file} if data_file else {}
+    if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
+        from mnistbench.datasets import load_dataset  # noqa: PLC0415
+
+        load_dataset("mnist", verbose=not quiet, **data_options)
+
+    out = Path(output)
+    store = RecordStore(out / "records.jsonl")
+    units = plan_units(datasets, models, preset, seed=seed, device=device,
+                       threads=_threads_for(n_jobs), verbose=0 if quiet else 1)
+    done = store.finished_keys()
+    todo = [u for u in units if u.key not in done]
+    say = (lambda *a: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    say(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
+        f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in {store.path}")
+
+    bar = None
+    if todo and not quiet:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=len(todo), unit="unit", desc="run-all", file=sys.stderr)
+
+    def on_record(r):
+        if bar is not None:
+            if r["status"] == "ok":
+                msg = (f"[ok] {r['dataset']}/{r['model']}/{r['split']}: accuracy "
+                       f"{100 * r['accuracy']:.2f} %, fit {r['fit_seconds']:.1f} s on {r['device']}")
+            else:
+                msg = f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
+            bar.write(msg, file=sys.stderr)
+            bar.update(1)
+
+    try:
+        statuses = run_units(todo, store, n_jobs=n_jobs, timeout=timeout,
+                             data_options=data_options, on_record=on_record)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        say("interrupted: finished units are recorded; run the same command again to resume")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if statuses.get("failed") or statuses.get("timeout"):
+        say(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} timed out: "
+            "see the status column and records.jsonl")
+
+    records = latest_records(
+        [r for r in store.load() if r["dataset"] in datasets and r["model"] in models],
+        preset=preset.name, seed=seed,
+    )
+    df = summarize(records)
+    write_tables(df, records, out, preset.name, seed)
+    if figures:
+        write_figures(df, records, out)
+    say(f"tables and figures written to {out}/")
+    return df

@@ -1,0 +1,259 @@
+"""Tables and figures from records, and nothing else (no training here).
+
+``summarize`` turns records into one row per (dataset, model); ``write_tables``
+writes them as Markdown, CSV, LaTeX and HTML with a header naming the preset,
+seed, library versions, hardware and date; ``write_figures`` draws the fold
+accuracies, the CNN learning curves, the best model's confusion matrix and
+accuracy against fit time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
+
+TABLE_COLUMNS = [
+    "dataset", "model", "status", "cv_accuracy_mean", "cv_accuracy_std", "cv_folds",
+    "test_accuracy", "test_macro_f1", "fit_seconds", "predict_seconds", "n_train", "n_test",
+    "device",
+]
+
+
+def latest_records(records, preset=None, seed=None):
+    """The newest record of each unit (dataset, model, split) for a preset and seed."""
+    latest = {}
+    for r in records:
+        if preset is not None and r.get("preset") != preset:
+            continue
+        if seed is not None and r.get("seed") != seed:
+            continue
+        latest[(r["dataset"], r["model"], r["split"])] = r  # later lines win
+    return list(latest.values())
+
+
+def summarize(records) -> pd.DataFrame:
+    """One row per (dataset, model): CV mean/std over folds, test scores, times, status.
+
+    A model whose units failed or timed out keeps its row, with the status and error.
+    """
+    rows = {}
+    for r in records:
+        row = rows.setdefault((r["dataset"], r["model"]), {
+            "dataset": r["dataset"], "model": r["model"], "folds": [], "problems": [],
+            "test": None,
+        })
+        if r.get("status") != "ok":
+            row["problems"].append(f"{r['split']}: {r.get('status')} ({r.get('error', '')})")
+        elif r["split"] == "test":
+            row["test"] = r
+        else:
+            row["folds"].append(r["accuracy"])
+    out = []
+    for row in rows.values():
+        folds, test = row["folds"], row["test"]
+        status = "ok" if not row["problems"] else (
+            "timeout" if any("timeout" in p for p in row["problems"]) else "failed")
+        out.append({
+            "dataset": row["dataset"],
+            "model": row["model"],
+            "status": status,
+            "cv_accuracy_mean": float(np.mean(folds)) if folds else np.nan,
+            "cv_accuracy_std": float(np.std(folds)) if folds else np.nan,
+            "cv_folds": len(folds),
+            "test_accuracy": test["accuracy"] if test else np.nan,
+            "test_macro_f1": test["macro_f1"] if test else np.nan,
+            "fit_seconds": test["fit_seconds"] if test else np.nan,
+            "predict_seconds": test["predict_seconds"] if test else np.nan,
+            "n_train": test["n_train"] if test else np.nan,
+            "n_test": test["n_test"] if test else np.nan,
+            "device": test["device"] if test else "",
+            "error": "; ".join(row["problems"]),
+        })
+    df = pd.DataFrame(out, columns=TABLE_COLUMNS + ["error"])
+    return df.sort_values(["dataset", "test_accuracy"], ascending=[True, False],
+                          na_position="last").reset_index(drop=True)
+
+
+def _header(records, preset, seed):
+    versions = next((r.get("versions") for r in records if r.get("versions")), {})
+    hosts = sorted({r.get("host", "") for r in records if r.get("host")})
+    devices = sorted({r.get("device", "") for r in records if r.get("device")})
+    stamp = max((r.get("timestamp", "") for r in records), default="")
+    return [
+        f"mnistbench results: preset {preset}, seed {seed}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        f"hardware: CPU {', '.join(hosts) or 'unknown'}; devices used: {', '.join(devices) or 'cpu'}",
+        f"records up to {stamp}; rendered {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+    ]
+
+
+def _display(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as people read it: percentages, mean ± std, seconds."""
+    def pct(x):
+        return "" if pd.isna(x) else f"{100 * x:.2f}"
+
+    shown = pd.DataFrame({
+        "model": df["model"],
+        "CV accuracy % (mean ± std)": [
+            "" if pd.isna(m) else f"{100 * m:.2f} ± {100 * s:.2f} ({n} folds)"
+            for m, s, n in zip(df["cv_accuracy_mean"], df["cv_accuracy_std"], df["cv_folds"])
+        ],
+        "test accuracy %": df["test_accuracy"].map(pct),
+        "test macro F1": df["test_macro_f1"].map(lambda x: "" if pd.isna(x) else f"{x:.4f}"),
+        "fit s": df["fit_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.1f}"),
+        "predict s": df["predict_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
+        "device": df["device"],
+        "status": [s if s == "ok" else f"{s}: {e}" for s, e in zip(df["status"], df["error"])],
+    })
+    return shown
+
+
+def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]:
+    """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = _header(records, preset, seed)
+    written = []
+    parts = [(f"results_{d}", df[df["dataset"] == d]) for d in sorted(df["dataset"].unique())]
+    parts.append(("results_all", df))
+    for stem, part in parts:
+        part = part.reset_index(drop=True)
+        shown = _display(part)
+        if stem == "results_all":
+            shown.insert(0, "dataset", part["dataset"].values)
+        md = out_dir / f"{stem}.md"
+        md.write_text("\n".join(f"<!-- {h} -->" for h in header) + "\n\n"
+                      + shown.to_markdown(index=False) + "\n")
+        csv = out_dir / f"{stem}.csv"
+        with open(csv, "w") as fh:
+            fh.write("".join(f"# {h}\n" for h in header))
+            part.to_csv(fh, index=False)
+        tex = out_dir / f"{stem}.tex"
+        tex.write_text("".join(f"% {h}\n" for h in header) + shown.to_latex(
+            index=False, caption=header[0], label=f"tab:{stem}", escape=True))
+        page = out_dir / f"{stem}.html"
+        page.write_text(
+            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
+            + html.escape(header[0]) + "</title></head><body>\n"
+            + "".join(f"<p>{html.escape(h)}</p>\n" for h in header)
+            + shown.to_html(index=False, escape=True) + "\n</body></html>\n"
+        )
+        written += [md, csv, tex, page]
+    return written
+
+
+# --------------------------------------------------------------------------- figures
+def _save(fig, out_dir, stem):
+    paths = []
+    for ext in ("png", "svg"):
+        path = Path(out_dir) / f"{stem}.{ext}"
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        paths.append(path)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.close(fig)
+    return paths
+
+
+def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
+    """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs time."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: PLC0415
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    ok = [r for r in records if r.get("status") == "ok"]
+    for dataset in sorted({r["dataset"] for r in ok}):
+        mine = [r for r in ok if r["dataset"] == dataset]
+        order = df[(df["dataset"] == dataset)]["model"].tolist()
+
+        # 1. fold accuracies per model
+        folds = {m: [100 * r["accuracy"] for r in mine if r["model"] == m and r["split"] != "test"]
+                 for m in order}
+        folds = {m: v for m, v in folds.items() if v}
+        if folds:
+            fig, ax = plt.subplots(figsize=(1.2 * len(folds) + 2, 4))
+            ax.boxplot(list(folds.values()), tick_labels=list(folds.keys()))
+            ax.set_ylabel("cross-validation accuracy (%)")
+            ax.set_title(f"{dataset}: accuracy per fold")
+            ax.tick_params(axis="x", rotation=30)
+            ax.grid(axis="y", alpha=0.3)
+            written += _save(fig, out_dir, f"{dataset}_cv_boxplot")
+
+        # 2. CNN learning curves, one line per fold (train solid, validation dashed)
+        curves = [r for r in mine if r.get("history") and r["split"] != "test"]
+        for model in sorted({r["model"] for r in curves}):
+            fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+            for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
+                                         key=lambda r: r["split"])):
+                h, color = r["history"], f"C{i}"
+                epochs = np.arange(1, len(h["loss"]) + 1)
+                ax_loss.plot(epochs, h["loss"], color=color, label=f"{r['split']} train")
+                ax_acc.plot(epochs, h["accuracy"], color=color)
+                if "val_loss" in h:
+                    ax_loss.plot(epochs, h["val_loss"], color=color, ls="--", label=f"{r['split']} validation")
+                    ax_acc.plot(epochs, h["val_accuracy"], color=color, ls="--")
+            ax_loss.set_title(f"{dataset} / {model}: cross-entropy loss")
+            ax_acc.set_title("classification accuracy")
+            ax_acc.set_xlabel("epoch")
+            ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax_loss.legend(fontsize=7)
+            written += _save(fig, out_dir, f"{dataset}_{model}_learning_curves")
+
+        # 3. confusion matrix of the best model on the test split
+        tests = [r for r in mine if r["split"] == "test" and r.get("confusion")]
+        if tests:
+            best = max(tests, key=lambda r: r["accuracy"])
+            cm = np.array(best["confusion"])
+            fig, ax = plt.subplots(figsize=(5.5, 5))
+            im = ax.imshow(cm, cmap="Blues")
+            ax.set_xticks(range(len(best["labels"])), best["labels"])
+            ax.set_yticks(range(len(best["labels"])), best["labels"])
+            for (i, j), v in np.ndenumerate(cm):
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                        color="white" if v > cm.max() / 2 else "black")
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+            ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")
+            fig.colorbar(im, ax=ax, fraction=0.046)
+            written += _save(fig, out_dir, f"{dataset}_confusion_best")
+
+        # 4. accuracy against fit time
+        if tests:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for r in tests:
+                ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
+                ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("fit time on the training split (s, log scale)")
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(f"{dataset}: accuracy vs fit time")
+            ax.grid(alpha=0.3)
+            written += _save(fig, out_dir, f"{dataset}_accuracy_vs_fit_time")
+    return written
+
+
+def write_report(records, out_dir, preset, seed):
+    """Tables and figures for the newest records of ``preset``/``seed``; returns the table."""
+    chosen = latest_records(records, preset=preset, seed=seed)
+    if not chosen:
+        raise ValueError(
+            f"no records for preset {preset!r} and seed {seed} in the store; run "
+            f"`python -m mnistbench run-all --preset {preset}` first"
+        )
+    df = summarize(chosen)
+    write_tables(df, chosen, out_dir, preset, seed)
+    write_figures(df, chosen, out_dir)
+    return df

@@ -1,0 +1,249 @@
+"""run-all machinery on tiny data: record store, resume, failures, timeouts, tables, CLI."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnistbench.cli import main
+from mnistbench.evaluation import (
+    PRESETS,
+    RecordStore,
+    plan_units,
+    run_benchmark,
+    run_units,
+)
+from mnistbench.report import summarize, write_tables
+
+FAST_MODELS = ["logreg", "svc"]
+
+
+# --------------------------------------------------------------------------- store
+def test_store_appends_whole_lines_and_skips_a_torn_one(tmp_path):
+    store = RecordStore(tmp_path / "records.jsonl")
+    for i in range(3):
+        store.append({"dataset": "d", "model": "m", "split": f"fold-{i}", "params_hash": "h",
+                      "status": "ok", "x": np.float32(0.5)})
+    with open(store.path, "ab") as fh:  # a crash in the middle of a write
+        fh.write(b'{"dataset": "d", "mod')
+    with pytest.warns(UserWarning, match="skipped 1 unreadable line"):
+        records = store.load()
+    assert len(records) == 3 and records[0]["x"] == 0.5
+    with pytest.warns(UserWarning):
+        assert len(store.finished_keys()) == 3
+
+
+def test_failed_units_are_not_counted_as_finished(tmp_path):
+    store = RecordStore(tmp_path / "r.jsonl")
+    store.append({"dataset": "d", "model": "m", "split": "test", "params_hash": "h", "status": "failed"})
+    store.append({"dataset": "d", "model": "m", "split": "fold-1", "params_hash": "h", "status": "ok"})
+    assert store.finished_keys() == {("d", "m", "fold-1", "h")}
+
+
+def test_params_hash_changes_with_what_changes_results():
+    a = plan_units(["digits"], ["logreg"], PRESETS["quick"], seed=0)
+    b = plan_units(["digits"], ["logreg"], PRESETS["quick"], seed=1)
+    c = plan_units(["digits"], ["logreg"], PRESETS["default"], seed=0)
+    d = plan_units(["digits"], ["logreg"], PRESETS["quick"], seed=0, threads=7)
+    assert a[0].params_hash != b[0].params_hash != c[0].params_hash
+    assert a[0].params_hash == d[0].params_hash  # thread count does not change results
+    assert [u.split for u in a] == ["fold-1", "fold-2", "test"]
+
+
+# --------------------------------------------------------------------------- protocol
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quick")
+    df = run_benchmark(["digits"], FAST_MODELS, "quick", output=out, quiet=True)
+    return out, df
+
+
+def test_run_benchmark_returns_the_table(quick_run):
+    out, df = quick_run
+    assert list(df["model"]) == sorted(FAST_MODELS, key=lambda m: -df.set_index("model").loc[m, "test_accuracy"])
+    assert (df["status"] == "ok").all()
+    assert (df["cv_folds"] == PRESETS["quick"].cv).all()
+    assert df["test_accuracy"].between(0.8, 1).all()
+    records = RecordStore(out / "records.jsonl").load()
+    assert len(records) == len(FAST_MODELS) * (PRESETS["quick"].cv + 1)
+    needed = {"dataset", "model", "split", "n_train", "n_test", "accuracy", "macro_f1",
+              "fit_seconds", "predict_seconds", "device", "seed", "preset", "params_hash",
+              "versions", "timestamp"}
+    for r in records:
+        assert needed <= set(r), needed - set(r)
+    test = [r for r in records if r["split"] == "test"]
+    assert all(r["n_test"] == 450 for r in test)  # the whole digits test split
+    assert all(np.array(r["confusion"]).sum() == 450 for r in test)
+
+
+def test_rerun_skips_finished_units_and_rerenders(quick_run):
+    out, df = quick_run
+    before = (out / "records.jsonl").read_text()
+    t0 = time.perf_counter()
+    again = run_benchmark(["digits"], FAST_MODELS, "quick", output=out, quiet=True)
+    assert (out / "records.jsonl").read_text() == before  # nothing re-run
+    pd.testing.assert_frame_equal(again, df)
+    assert time.perf_counter() - t0 < 60
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    """Kill -9 a real run midway; the re-run completes it without redoing finished units."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "mnistbench", "run", "--datasets", "digits", "--models",
+           "logreg", "svc", "random-forest", "--preset", "quick", "--output", str(out), "-q"]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    records = out / "records.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, mid-flight
+    proc.wait()
+    done_before = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
+    assert 2 <= len(done_before) < 9, "the kill should land midway"
+
+    assert subprocess.run(cmd, timeout=600).returncode == 0
+    after = RecordStore(records).load()
+    keys = [(r["model"], r["split"]) for r in after]
+    assert len(keys) == 9 and len(set(keys)) == 9  # every unit once: none redone
+    assert after[: len(done_before)] == done_before
+
+
+def test_a_failing_unit_is_recorded_and_the_run_goes_on(tmp_path):
+    units = plan_units(["digits"], ["logreg"], PRESETS["quick"])
+    broken = plan_units(["digits"], ["no-such-model"], PRESETS["quick"])[:1]
+    store = RecordStore(tmp_path / "r.jsonl")
+    statuses = run_units(broken + units, store)
+    assert statuses == {"failed": 1, "ok": 3}
+    failed = [r for r in store.load() if r["status"] == "failed"][0]
+    assert "unknown model 'no-such-model'" in failed["error"] and "Traceback" in failed["traceback"]
+    table = summarize(store.load())
+    assert set(table["status"]) == {"ok", "failed"}  # shown, never dropped
+
+
+def test_a_unit_past_the_timeout_is_stopped_and_recorded(tmp_path):
+    slow = plan_units(["digits"], ["cnn-deep"], PRESETS["quick"])[-1:]  # TF start-up alone > 1 s
+    fast = plan_units(["digits"], ["logreg"], PRESETS["quick"])[-1:]
+    store = RecordStore(tmp_path / "r.jsonl")
+    t0 = time.perf_counter()
+    statuses = run_units(slow + fast, store, timeout=1.0)
+    assert statuses == {"timeout": 1, "ok": 1}
+    assert time.perf_counter() - t0 < 120
+    timed_out = [r for r in store.load() if r["status"] == "timeout"][0]
+    assert timed_out["model"] == "cnn-deep" and "1 s" in timed_out["error"]
+
+
+def test_parallel_workers_give_the_same_records(tmp_path, quick_run):
+    out, df = quick_run
+    df2 = run_benchmark(["digits"], FAST_MODELS, "quick", output=tmp_path, quiet=True, n_jobs=2)
+    cols = ["model", "cv_accuracy_mean", "test_accuracy"]
+    pd.testing.assert_frame_equal(df2[cols], df[cols])
+
+
+# --------------------------------------------------------------------------- tables
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._in = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._in = True
+            self._row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self.rows.append(self._row)
+        elif tag in ("td", "th"):
+            self._in = False
+
+    def handle_data(self, data):
+        if self._in:
+            self._row[-1] += data
+
+
+def test_every_table_format_parses_back(quick_run):
+    out, df = quick_run
+    n = len(df)
+    # CSV: the full-precision numbers, header lines as comments
+    back = pd.read_csv(out / "results_digits.csv", comment="#")
+    np.testing.assert_allclose(back["test_accuracy"], df["test_accuracy"])
+    assert list(back["model"]) == list(df["model"])
+    # Markdown: a pipe table with one row per model
+    md = [line for line in (out / "results_digits.md").read_text().splitlines() if line.startswith("|")]
+    assert len(md) == n + 2
+    cells = [c.strip() for c in md[2].strip("|").split("|")]
+    assert cells[0] == df["model"][0] and cells[2] == f"{100 * df['test_accuracy'][0]:.2f}"
+    # HTML
+    parser = _Cells()
+    parser.feed((out / "results_digits.html").read_text())
+    assert len(parser.rows) == n + 1 and parser.rows[1][0] == df["model"][0]
+    # LaTeX: a tabular with one row per model
+    tex = (out / "results_digits.tex").read_text()
+    body = tex[tex.index("\\midrule") : tex.index("\\bottomrule")]
+    assert body.count("\\\\") == n and "\\begin{tabular}" in tex
+    # header names preset, seed, versions, hardware, date
+    header = (out / "results_digits.md").read_text()
+    for word in ("preset quick", "seed 0", "scikit-learn", "hardware", "rendered"):
+        assert word in header
+
+
+def test_figures_are_written(quick_run):
+    out, _ = quick_run
+    for stem in ("digits_cv_boxplot", "digits_confusion_best", "digits_accuracy_vs_fit_time"):
+        for ext in ("png", "svg"):
+            assert (out / f"{stem}.{ext}").stat().st_size > 1000
+
+
+def test_tables_show_failures_with_their_error(tmp_path):
+    records = [
+        {"dataset": "digits", "model": "svc", "split": "test", "status": "ok", "accuracy": 0.9,
+         "macro_f1": 0.9, "fit_seconds": 1, "predict_seconds": 0.1, "n_train": 10, "n_test": 5,
+         "device": "cpu"},
+        {"dataset": "digits", "model": "cnn-deep", "split": "test", "status": "timeout",
+         "error": "stopped after 5 s (--timeout)"},
+    ]
+    df = summarize(records)
+    write_tables(df, records, tmp_path, "quick", 0)
+    md = (tmp_path / "results_digits.md").read_text()
+    assert "timeout: test: timeout (stopped after 5 s (--timeout))" in md
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_run_then_report_alone(tmp_path, capsys):
+    args = ["--preset", "quick", "--output", str(tmp_path), "-q", "--no-figures"]
+    assert main(["run", "--datasets", "digits", "--models", "logreg", *args]) == 0
+    (tmp_path / "results_digits.md").unlink()
+    assert main(["report", "--output", str(tmp_path), "--preset", "quick"]) == 0
+    assert (tmp_path / "results_digits.md").exists()
+    assert (tmp_path / "digits_confusion_best.png").exists()  # report draws the figures
+
+
+def test_cli_report_without_records_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", "--output", str(tmp_path)]) == 1
+    assert "run-all" in capsys.readouterr().err
+
+
+def test_cli_rejects_unknown_models():
+    out = subprocess.run([sys.executable, "-m", "mnistbench", "run", "--models", "resnet"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_cli_list_shows_presets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "presets:" in out and "quick" in out and "full" in out
