@@ -12,27 +12,19 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
 def machine() -> dict:
-    """The machine a figure was measured on."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The machine a figure was measured on (same description as run-all's records)."""
+    from mnistbench.evaluation import host_description, library_versions
+
     info = {
-        "host_cpu": cpu,
+        "host": host_description(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
-        "python": platform.python_version(),
+        "versions": library_versions(),
     }
     try:
-        import keras
+        from mnistbench.devices import import_keras_quietly, keras_device
 
-        from mnistbench.devices import keras_device
-
-        info["keras"] = keras.__version__
+        keras = import_keras_quietly()
         info["keras_backend"] = keras.config.backend()
         info["keras_device"] = keras_device()
     except ImportError:

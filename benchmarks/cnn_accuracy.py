@@ -86,7 +86,7 @@ def render():
             f"| {r['config']} | {p['architecture']} | {p['epochs']} | {p['batch_size']} | "
             f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']}) | {p['augment']} | "
             f"{r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
-            f"{m['cpu_count']} x {m['host_cpu']} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
+            f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
         )
     (RESULTS / "cnn_accuracy.md").write_text("\n".join(lines) + "\n")
 

@@ -10,12 +10,22 @@ from mnistbench.datasets import DATASETS, Dataset, load_dataset
 __all__ = [
     "DATASETS",
     "Dataset",
+    "HOGTransformer",
     "KerasCNNClassifier",
+    "MODELS",
     "__version__",
     "load_dataset",
+    "make_model",
+    "run_benchmark",
 ]
 
-_LAZY = {"KerasCNNClassifier": "mnistbench.cnn"}
+_LAZY = {
+    "KerasCNNClassifier": "mnistbench.cnn",
+    "HOGTransformer": "mnistbench.features",
+    "MODELS": "mnistbench.models",
+    "make_model": "mnistbench.models",
+    "run_benchmark": "mnistbench.evaluation",
+}
 
 
 def __getattr__(name):

@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["HOGTransformer", "ImageFlattener", "hog_batch", "images_from"]
+__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "deskew", "hog_batch",
+           "images_from"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 
@@ -48,6 +49,17 @@ def images_from(X, image_shape=None):
     raise ValueError(
         f"X has shape {X.shape}; expected greyscale images (n, h*w), (n, h, w) or (n, h, w, 1)"
     )
+
+
+def _flatten(X):
+    """(flat rows, (h, w) if X came as images else None); sparse input passes untouched
+    so that ``validate_data`` reports it."""
+    if hasattr(X, "toarray"):
+        return X, None
+    X = np.asarray(X)
+    if X.ndim in (3, 4):
+        return X.reshape(len(X), -1), X.shape[1:3]
+    return X, None
 
 
 # --------------------------------------------------------------------------- HOG
@@ -254,12 +266,7 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
 
     def _prepare(self, X, reset):
         """Validate X (any image form) and return it as (n, h, w)."""
-        shape = None
-        if not hasattr(X, "toarray"):
-            X = np.asarray(X)
-            if X.ndim in (3, 4):
-                shape = X.shape[1:3]
-                X = X.reshape(len(X), -1)
+        X, shape = _flatten(X)
         flat = validate_data(self, X, reset=reset)
         if reset:
             return images_from(flat, shape if shape is not None else self.image_shape)
@@ -324,7 +331,81 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         return flat / self.scale_ if self.rescale else flat
 
     def _flat(self, X, reset):
-        X = np.asarray(X) if not hasattr(X, "toarray") else X
-        if np.ndim(X) in (3, 4):
-            X = np.asarray(X).reshape(len(X), -1)
-        return validate_data(self, X, reset=reset, dtype="numeric")
+        return validate_data(self, _flatten(X)[0], reset=reset, dtype="numeric")
+
+
+# --------------------------------------------------------------------------- deskew
+def deskew(images):
+    """Straighten slanted digits: shear each image so its second moments are upright.
+
+    The shear that removes the covariance of ink row/column positions (mu11 / mu02),
+    about the image centre, as in the classic MNIST preprocessing (LeCun et al.'s
+    "deskewing"). Bilinear interpolation; blank images are returned unchanged. The
+    whole batch is resampled in one ``scipy.ndimage.map_coordinates`` call.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+
+    Returns
+    -------
+    ndarray of shape (n, h, w), float32
+    """
+    from scipy import ndimage  # noqa: PLC0415
+
+    images = np.asarray(images)
+    n, h, w = images.shape
+    img = images.astype(np.float32)
+    rows = np.arange(h, dtype=np.float32)[None, :, None]
+    cols = np.arange(w, dtype=np.float32)[None, None, :]
+    mass = img.sum(axis=(1, 2))
+    safe = np.where(mass > 0, mass, 1)
+    r_mean = (img * rows).sum(axis=(1, 2)) / safe
+    c_mean = (img * cols).sum(axis=(1, 2)) / safe
+    dr = rows - r_mean[:, None, None]
+    dc = cols - c_mean[:, None, None]
+    mu11 = (img * dr * dc).sum(axis=(1, 2))
+    mu02 = (img * dr * dr).sum(axis=(1, 2))
+    skew = np.where((mass > 0) & (mu02 > 1e-2 * safe), mu11 / np.where(mu02 > 0, mu02, 1), 0)
+    # output pixel (r, c) samples input (r, c + skew * (r - centre_row))
+    centre = (h - 1) / 2.0
+    src_r = np.broadcast_to(rows, (n, h, w))
+    src_c = cols + skew[:, None, None] * (rows - centre)
+    src_n = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None], (n, h, w))
+    coords = np.stack([src_n, src_r, np.broadcast_to(src_c, (n, h, w))])
+    return ndimage.map_coordinates(img, coords, order=1, mode="constant", cval=0.0)
+
+
+class DeskewTransformer(TransformerMixin, BaseEstimator):
+    """Stateless sklearn transformer: :func:`deskew` each image; output in the input's form.
+
+    Flat input gives flat output, (n, h, w) gives (n, h, w). Nothing is learned from
+    pixel values, so its output can be cached across CV folds.
+
+    Parameters
+    ----------
+    image_shape : tuple (h, w) or None
+        How to read flat rows (None: square).
+    """
+
+    def __init__(self, image_shape=None):
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None):
+        flat, shape = _flatten(X)
+        flat = validate_data(self, flat)
+        self.image_shape_ = images_from(flat[:1], shape or self.image_shape).shape[1:]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        flat, shape = _flatten(X)
+        flat = validate_data(self, flat, reset=False)
+        out = deskew(flat.reshape(len(flat), *self.image_shape_))
+        return out.reshape(len(flat), *shape) if shape else out.reshape(len(flat), -1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -7,7 +7,14 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnistbench import load_dataset
-from mnistbench.features import HOGTransformer, ImageFlattener, hog_batch, images_from
+from mnistbench.features import (
+    DeskewTransformer,
+    HOGTransformer,
+    ImageFlattener,
+    deskew,
+    hog_batch,
+    images_from,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,4 +116,55 @@ def test_flattener_scales_by_largest_pixel():
      ImageFlattener()],
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# --------------------------------------------------------------------------- deskew
+def _moments(img):
+    r, c = np.mgrid[: img.shape[0], : img.shape[1]]
+    m = img.sum()
+    rm, cm = (img * r).sum() / m, (img * c).sum() / m
+    return (img * (r - rm) * (c - cm)).sum() / m
+
+
+def test_deskew_straightens_a_slanted_bar():
+    img = np.zeros((28, 28), np.float32)
+    for r in range(4, 24):
+        img[r, 8 + r // 2 : 11 + r // 2] = 255  # leaning right
+    out = deskew(img[None])[0]
+    assert abs(_moments(out)) < 0.1 * abs(_moments(img))
+    assert out.sum() == pytest.approx(img.sum(), rel=0.05)  # ink is kept
+
+
+def test_deskew_matches_skimage_warp_per_image(mnist_sample):
+    from skimage.transform import warp
+
+    X = mnist_sample[:40].astype(np.float32)
+    ours = deskew(X)
+    centre = (X.shape[1] - 1) / 2
+    for img, got in zip(X, ours):
+        r, c = np.mgrid[:28, :28].astype(np.float64)
+        m = img.sum()
+        rm, cm = (img * r).sum() / m, (img * c).sum() / m
+        skew = (img * (r - rm) * (c - cm)).sum() / (img * (r - rm) ** 2).sum()
+        # warp's inverse_map takes output (col, row) and returns input (col, row)
+        ref = warp(img, lambda xy: np.column_stack([xy[:, 0] + skew * (xy[:, 1] - centre), xy[:, 1]]),
+                   order=1, mode="constant", cval=0, preserve_range=True)
+        assert np.abs(got - ref).max() <= 1e-3
+
+
+def test_deskew_leaves_blank_images_alone():
+    assert not deskew(np.zeros((2, 8, 8))).any()
+
+
+def test_deskew_transformer_keeps_the_input_form(mnist_sample):
+    t = DeskewTransformer().fit(mnist_sample)
+    assert t.transform(mnist_sample).shape == mnist_sample.shape
+    flat = mnist_sample.reshape(len(mnist_sample), -1)
+    np.testing.assert_array_equal(DeskewTransformer().fit(flat).transform(flat),
+                                  t.transform(mnist_sample).reshape(len(flat), -1))
+
+
+@parametrize_with_checks([DeskewTransformer(image_shape=(1, -1))])
+def test_deskew_sklearn_compatible(estimator, check):
     check(estimator)
