@@ -336,9 +336,11 @@ def _limit_threads(threads):
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
 
 
-def _worker_main(conn, threads, data_options, parent_pid):
+def _worker_main(conn, threads, data_options, parent_pid, device="auto"):
     """Worker loop: receive a Unit, send back its record (or the error)."""
     _limit_threads(threads)
+    if device == "cpu":  # before any framework is imported: the CNN stays off the GPU too
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     import mnistbench.models  # noqa: F401, PLC0415 - start-up is not charged to a unit
     import sklearn.metrics  # noqa: F401, PLC0415
 
@@ -361,10 +363,11 @@ def _worker_main(conn, threads, data_options, parent_pid):
 
 
 class _Worker:
-    def __init__(self, ctx, threads, data_options):
+    def __init__(self, ctx, threads, data_options, device="auto"):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
-            target=_worker_main, args=(child, threads, data_options, os.getpid()), daemon=True
+            target=_worker_main, args=(child, threads, data_options, os.getpid(), device),
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -416,7 +419,12 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
         return statuses
     ctx = mp.get_context("spawn")
     n_jobs = max(1, min(n_jobs, len(pending)))
-    workers = [_Worker(ctx, _threads_for(n_jobs), data_options) for _ in range(n_jobs)]
+    device = pending[0].device
+
+    def new_worker():
+        return _Worker(ctx, _threads_for(n_jobs), data_options, device)
+
+    workers = [new_worker() for _ in range(n_jobs)]
 
     def finish(worker, record):
         store.append(record)
@@ -448,7 +456,7 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
                         if w.process.exitcode not in (0, None) and not w.ready:
                             raise RuntimeError(
                                 f"a worker process could not start (exit code {w.process.exitcode})")
-                        workers[i] = _Worker(ctx, _threads_for(n_jobs), data_options)
+                        workers[i] = new_worker()
                     continue
                 if w.unit and not w.process.is_alive():
                     record = _base_record(w.unit)
@@ -456,13 +464,13 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
                                   error=f"worker process died (exit code {w.process.exitcode}); "
                                         "out of memory or a crash in native code")
                     finish(w, record)
-                    workers[i] = w = _Worker(ctx, _threads_for(n_jobs), data_options)
+                    workers[i] = w = new_worker()
                 elif w.unit and timeout and time.monotonic() - w.started > timeout:
                     record = _base_record(w.unit)
                     record.update(status="timeout", error=f"stopped after {timeout:g} s (--timeout)")
                     w.stop(kill=True)
                     finish(w, record)
-                    workers[i] = w = _Worker(ctx, _threads_for(n_jobs), data_options)
+                    workers[i] = w = new_worker()
                 if not w.unit and w.ready and pending:
                     w.submit(pending.pop(0))
     finally:

@@ -174,14 +174,17 @@ def hog_batch(
 
     n_features = n_blocks_row * n_blocks_col * b_row * b_col * orientations
     out = np.empty((n, n_features), dtype=np.float32)
+    work_dtype = np.int16 if use_tables else float_dtype
+    # Gradient buffers reused by every chunk; their border rows/cols stay 0, as in skimage.
+    row_buf = np.zeros((min(chunk_size, n), h, w), dtype=work_dtype)
+    col_buf = np.zeros((min(chunk_size, n), h, w), dtype=work_dtype)
     for start in range(0, n, chunk_size):
         img = images[start : start + chunk_size]
         m = len(img)
         img = img.astype(grad_dtype, copy=False)
         if transform_sqrt:
             img = np.sqrt(img.astype(float_dtype, copy=False))
-        g_row = np.zeros((m, h, w), dtype=img.dtype)
-        g_col = np.zeros((m, h, w), dtype=img.dtype)
+        g_row, g_col = row_buf[:m], col_buf[:m]
         np.subtract(img[:, 2:, :], img[:, :-2, :], out=g_row[:, 1:-1, :])
         np.subtract(img[:, :, 2:], img[:, :, :-2], out=g_col[:, :, 1:-1])
         g_row = g_row.reshape(m, -1)
@@ -205,14 +208,14 @@ def hog_batch(
         # float arithmetic: the same rounding, so the histograms are identical.
         hist = hist.astype(np.float32) / np.float32(c_row * c_col)
         hist = hist.reshape(m, n_cells_row, n_cells_col, orientations)
-        # Blocks in skimage's order (m, blocks_row, blocks_col, b_row, b_col, orientations).
-        blocks = np.empty((m, n_blocks_row, n_blocks_col, b_row, b_col, orientations), np.float32)
+        # Blocks in skimage's order (m, blocks_row, blocks_col, b_row, b_col, orientations),
+        # built and normalised in place in the output.
+        blocks = out[start : start + m].reshape(m, n_blocks_row, n_blocks_col, b_row, b_col,
+                                                orientations)
         for i in range(b_row):
             for j in range(b_col):
                 blocks[:, :, :, i, j, :] = hist[:, i : i + n_blocks_row, j : j + n_blocks_col, :]
-        blocks = blocks.reshape(m * n_blocks_row * n_blocks_col, -1)
-        _normalize_blocks_inplace(blocks, block_norm)
-        out[start : start + m] = blocks.reshape(m, -1)
+        _normalize_blocks_inplace(blocks.reshape(m * n_blocks_row * n_blocks_col, -1), block_norm)
     return out
 
 

@@ -109,3 +109,11 @@ def test_xgboost_threads_are_passed_through(digits):
     est = make_model("xgboost", n_jobs=1)
     assert est.named_steps["xgboost"].n_jobs == 1
     assert make_model("random-forest", n_jobs=1).named_steps["forest"].n_jobs == 1
+
+
+@pytest.mark.slow
+def test_hog_svm_on_full_mnist_training_subset():
+    """hog-svm on 10,000 MNIST training images still clears 97 % on the full test set."""
+    ds = load_dataset("mnist")
+    est = make_model("hog-svm", random_state=0).fit(ds.X_train[:10000], ds.y_train[:10000])
+    assert est.score(ds.X_test, ds.y_test) >= 0.97
