@@ -571,6 +571,7 @@ def run_benchmark(
     say(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
         f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in {store.path}")
 
+    started = time.monotonic()
     bar = None
     if todo and not quiet:
         from tqdm.auto import tqdm  # noqa: PLC0415
@@ -610,5 +611,6 @@ def run_benchmark(
     write_tables(df, records, out, preset.name, seed)
     if figures:
         write_figures(df, records, out)
-    say(f"tables and figures written to {out}/")
+    minutes = (time.monotonic() - started) / 60
+    say(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written to {out}/")
     return df
