@@ -77,7 +77,7 @@ def render():
         m = r["machine"]
         lines.append(
             f"| {dataset} | {name} | {r['test_accuracy']:.2%} | {mark} | {r['macro_f1']:.4f} | "
-            f"{r['fit_seconds']:.1f} | {r['predict_seconds']:.2f} | {r['device']} | "
+            f"{r['fit_seconds']:.2f} | {r['predict_seconds']:.2f} | {r['device']} | "
             f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} |"
         )
     (RESULTS / "models.md").write_text("\n".join(lines) + "\n")
