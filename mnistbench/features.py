@@ -165,6 +165,8 @@ def hog_batch(
     cell_of_pixel = np.full((h, w), -1, dtype=np.int64)
     cell_of_pixel[: len(rows), : len(cols)] = row_cell[:, None] * n_cells_col + col_cell[None, :]
     cell_of_pixel = cell_of_pixel.ravel()
+    cell_offset = cell_of_pixel * orientations  # start of each pixel's cell histogram
+    offsets = {}  # chunk length -> flat histogram offset of every pixel of the chunk
     n_cells = n_cells_row * n_cells_col
     # 8-bit images: exact int16 gradients and table look-ups instead of hypot/arctan2.
     use_tables = images.dtype in (np.uint8, np.int8, np.bool_) and not transform_sqrt
@@ -187,11 +189,12 @@ def hog_batch(
         g_row, g_col = row_buf[:m], col_buf[:m]
         np.subtract(img[:, 2:, :], img[:, :-2, :], out=g_row[:, 1:-1, :])
         np.subtract(img[:, :, 2:], img[:, :, :-2], out=g_col[:, :, 1:-1])
-        g_row = g_row.reshape(m, -1)
-        g_col = g_col.reshape(m, -1)
+        g_row, g_col = g_row.reshape(-1), g_col.reshape(-1)
         # Only pixels with a gradient vote (zero magnitude adds zero): most of MNIST.
-        img_idx, pix_idx = np.nonzero((g_row != 0) | (g_col != 0))
-        gr, gc = g_row[img_idx, pix_idx], g_col[img_idx, pix_idx]
+        # For integers, g_row | g_col is non-zero exactly where either gradient is.
+        voting = (g_row | g_col) if use_tables else ((g_row != 0) | (g_col != 0))
+        idx = np.flatnonzero(voting)
+        gr, gc = g_row[idx], g_col[idx]
         if use_tables:
             code = (gr.astype(np.int64) + 255) * 511 + (gc + 255)
             magnitude, bins = mag_table[code], bin_table[code]
@@ -200,10 +203,13 @@ def hog_batch(
             magnitude = np.hypot(gc, gr)
             orientation = np.arctan2(gr, gc) * (180 / np.pi) % 180
             bins = np.searchsorted(edges, orientation, side="right") - 1
-        cell = cell_of_pixel[pix_idx]
-        valid = (bins < orientations) & (cell >= 0)
-        flat = (img_idx * n_cells + cell) * orientations + bins
-        hist = np.bincount(flat[valid], weights=magnitude[valid], minlength=m * n_cells * orientations)
+        n_hist = m * n_cells * orientations
+        if m not in offsets:  # where each pixel's histogram starts; outside cells -> trash
+            base = np.arange(m)[:, None] * (n_cells * orientations) + cell_offset[None, :]
+            base[:, cell_of_pixel < 0] = n_hist
+            offsets[m] = base.ravel()
+        flat = offsets[m][idx] + bins
+        hist = np.bincount(flat, weights=magnitude, minlength=n_hist + orientations)[:n_hist]
         # skimage sums each cell in a C float and divides it by the cell's area in
         # float arithmetic: the same rounding, so the histograms are identical.
         hist = hist.astype(np.float32) / np.float32(c_row * c_col)
