@@ -420,7 +420,7 @@ class KerasCNNClassifier(KerasClassifier):
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected; using y.ravel()",
-                keras_data_conversion_warning(),
+                _data_conversion_warning(),
                 stacklevel=3,
             )
             y = y.ravel()
@@ -696,7 +696,7 @@ class KerasCNNClassifier(KerasClassifier):
         BaseWrapper._initialize_callbacks(self)
 
 
-def keras_data_conversion_warning():
+def _data_conversion_warning():
     from sklearn.exceptions import DataConversionWarning  # noqa: PLC0415
 
     return DataConversionWarning

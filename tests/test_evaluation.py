@@ -1,7 +1,5 @@
 """run-all machinery on tiny data: record store, resume, failures, timeouts, tables, CLI."""
 
-import csv
-import io
 import json
 import os
 import signal
@@ -9,7 +7,6 @@ import subprocess
 import sys
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
