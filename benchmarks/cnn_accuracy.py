@@ -30,6 +30,8 @@ CONFIGS = {
     "deep-defaults": dict(architecture="deep"),
     "deep-defaults-augment-15ep": dict(architecture="deep", augment=True, epochs=15),
     "deep-defaults-augment-30ep": dict(architecture="deep", augment=True, epochs=30),
+    "deep-wide-augment-20ep": dict(architecture="deep", augment=True, epochs=20, filters=48,
+                                   dense_units=128),
     "baseline-tutorial": dict(architecture="baseline", **TUTORIAL),
     "batchnorm-tutorial": dict(architecture="batchnorm", **TUTORIAL),
     "deep-tutorial": dict(architecture="deep", **TUTORIAL),
