@@ -81,13 +81,14 @@ def render():
         "",
         "Written by `benchmarks/cnn_accuracy.py` from `cnn_accuracy.jsonl`; one row per run.",
         "",
-        "| config | architecture | epochs | batch | optimizer | augment | test accuracy | fit s | device | machine | tutorial reports |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | architecture | filters / dense | epochs | batch | optimizer | augment | test accuracy | fit s | device | machine | tutorial reports |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, m = r["params"], r["machine"]
         lines.append(
-            f"| {r['config']} | {p['architecture']} | {p['epochs']} | {p['batch_size']} | "
+            f"| {r['config']} | {p['architecture']} | {p['filters']} / {p['dense_units']} | "
+            f"{p['epochs']} | {p['batch_size']} | "
             f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']}) | {p['augment']} | "
             f"{r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
             f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
