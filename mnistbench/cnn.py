@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.devices import import_keras_quietly, keras_device
+from mnistbench.features import image_shape_for
 
 keras = import_keras_quietly()
 
 from scikeras.wrappers import KerasClassifier  # noqa: E402
+from sklearn.exceptions import DataConversionWarning  # noqa: E402
 from sklearn.utils import ClassifierTags  # noqa: E402
 
 __all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn"]
@@ -317,9 +319,6 @@ class KerasCNNClassifier(KerasClassifier):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def _more_tags(self):  # scikit-learn < 1.6
-        return {"multioutput": False, "multilabel": False, "non_deterministic": self.random_state is None}
-
     # ------------------------------------------------------------ input handling
     def _as_images(self, X, *, fitting):
         """Validate X and return float32 images (n, h, w, 1)."""
@@ -345,10 +344,6 @@ class KerasCNNClassifier(KerasClassifier):
         elif X.ndim > 4:
             raise ValueError(f"X has {X.ndim} dimensions (shape {X.shape}); expected 2 to 4")
         n_pixels = int(np.prod(X.shape[1:]))
-        if X.ndim == 2:
-            shape = self._flat_shape(X.shape[1], fitting)
-        else:
-            shape = X.shape[1:]
         if not fitting:
             if n_pixels != self.n_features_in_:
                 raise ValueError(
@@ -357,6 +352,10 @@ class KerasCNNClassifier(KerasClassifier):
                     f"{self.image_shape_[0]}x{self.image_shape_[1]})"
                 )
             shape = self.image_shape_
+        elif X.ndim == 2:
+            shape = image_shape_for(X.shape[1], self.image_shape)
+        else:
+            shape = X.shape[1:]
         X = X.reshape(X.shape[0], *shape, 1).astype(np.float32, copy=False)
         if not np.isfinite(X).all():
             raise ValueError(
@@ -364,27 +363,6 @@ class KerasCNNClassifier(KerasClassifier):
                 "missing pixels first, e.g. np.nan_to_num(X)"
             )
         return X, tuple(int(s) for s in shape)
-
-    def _flat_shape(self, n_features, fitting):
-        if not fitting:
-            return self.image_shape_
-        if self.image_shape is not None:
-            shape = tuple(self.image_shape)
-            try:
-                h, w = np.empty(n_features).reshape(shape).shape
-            except ValueError:
-                raise ValueError(
-                    f"image_shape={shape} does not fit {n_features} features per row"
-                ) from None
-            return h, w
-        side = math.isqrt(n_features)
-        if side * side != n_features:
-            raise ValueError(
-                f"X has {n_features} features per row, which is not a square image "
-                "(784 -> 28x28, 64 -> 8x8). Pass images as (n, h, w), or set "
-                "image_shape=(h, w) (image_shape=(1, -1) treats each row as a 1-pixel-high strip)"
-            )
-        return side, side
 
     def _check_params(self):
         unknown = sorted(k for k in getattr(self, "_user_params", ()) if "__" not in k)
@@ -420,7 +398,7 @@ class KerasCNNClassifier(KerasClassifier):
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected; using y.ravel()",
-                _data_conversion_warning(),
+                DataConversionWarning,
                 stacklevel=3,
             )
             y = y.ravel()
@@ -694,12 +672,6 @@ class KerasCNNClassifier(KerasClassifier):
         self._random_state = None
         self.device_ = keras_device()
         BaseWrapper._initialize_callbacks(self)
-
-
-def _data_conversion_warning():
-    from sklearn.exceptions import DataConversionWarning  # noqa: PLC0415
-
-    return DataConversionWarning
 
 
 def _json_params(params):

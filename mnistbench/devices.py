@@ -66,8 +66,12 @@ def import_keras_quietly():
     return keras
 
 
+@functools.lru_cache(maxsize=1)
 def keras_device() -> str:
-    """Describe where Keras computes, e.g. ``"cpu (tensorflow)"`` or ``"gpu:NVIDIA H100 (jax)"``."""
+    """Describe where Keras computes, e.g. ``"cpu (tensorflow)"`` or ``"gpu:NVIDIA H100 (jax)"``.
+
+    Asked once per process: the backend's device list does not change after start-up.
+    """
     import keras  # noqa: PLC0415
 
     backend = keras.config.backend()

@@ -15,6 +15,7 @@ segfault) is recorded as failed while the run goes on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -112,9 +113,10 @@ class Unit:
     def key(self):
         return (self.dataset, self.model, self.split, self.params_hash)
 
-    @property
-    def label(self):
-        return f"{self.dataset}/{self.model}/{self.split}"
+
+def record_key(record: dict):
+    """The ``Unit.key`` of the unit a record belongs to."""
+    return (record["dataset"], record["model"], record["split"], record["params_hash"])
 
 
 def params_hash(dataset, model, preset: Preset, seed, params):
@@ -186,11 +188,7 @@ class RecordStore:
 
     def finished_keys(self) -> set:
         """Keys of units recorded as ``ok`` (failed and timed-out units are retried)."""
-        return {
-            (r["dataset"], r["model"], r["split"], r["params_hash"])
-            for r in self.load()
-            if r.get("status") == "ok"
-        }
+        return {record_key(r) for r in self.load() if r.get("status") == "ok"}
 
 
 def _json_default(obj):
@@ -302,6 +300,7 @@ def _base_record(unit: Unit) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=1)
 def library_versions() -> dict:
     from importlib import metadata  # noqa: PLC0415
 
@@ -315,6 +314,7 @@ def library_versions() -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def host_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -537,7 +537,7 @@ def run_benchmark(
     """
     from mnistbench.datasets import DATASETS  # noqa: PLC0415
     from mnistbench.models import MODELS  # noqa: PLC0415
-    from mnistbench.report import latest_records, summarize, write_figures, write_tables  # noqa: PLC0415
+    from mnistbench.report import write_report  # noqa: PLC0415
 
     datasets = list(datasets or DATASETS)
     models = list(models or MODELS)
@@ -593,7 +593,7 @@ def run_benchmark(
                              data_options=data_options, on_record=on_record)
     except KeyboardInterrupt:
         if bar is not None:
-            bar.close()
+            bar.close()  # before the message, so it is not drawn over
         say("interrupted: finished units are recorded; run the same command again to resume")
         raise
     finally:
@@ -604,13 +604,8 @@ def run_benchmark(
             "see the status column and records.jsonl")
 
     planned = {u.key for u in units}  # exactly this run's units: no stale parameters
-    records = [r for r in store.load()
-               if (r["dataset"], r["model"], r["split"], r["params_hash"]) in planned]
-    records = latest_records(records, preset=preset.name, seed=seed)
-    df = summarize(records)
-    write_tables(df, records, out, preset.name, seed)
-    if figures:
-        write_figures(df, records, out)
+    df = write_report([r for r in store.load() if record_key(r) in planned], out, preset.name,
+                      seed, figures=figures)
     minutes = (time.monotonic() - started) / 60
     say(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written to {out}/")
     return df

@@ -16,9 +16,33 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "deskew", "hog_batch",
-           "images_from"]
+           "image_shape_for", "images_from"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+
+
+def image_shape_for(n_features, image_shape=None):
+    """``(h, w)`` of images stored as rows of ``n_features`` pixels.
+
+    ``image_shape`` if given (one entry may be -1, as in ``numpy.reshape``), else
+    the square side (784 -> 28x28, 64 -> 8x8).
+    """
+    if image_shape is not None:
+        try:
+            h, w = np.empty(n_features, dtype=np.bool_).reshape(tuple(image_shape)).shape
+        except ValueError:
+            raise ValueError(
+                f"image_shape={tuple(image_shape)} does not fit {n_features} features per row"
+            ) from None
+        return h, w
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(
+            f"X has {n_features} features per row, which is not a square image "
+            "(784 -> 28x28, 64 -> 8x8). Pass images as (n, h, w), or set "
+            "image_shape=(h, w) (image_shape=(1, -1) treats each row as a 1-pixel-high strip)"
+        )
+    return side, side
 
 
 def images_from(X, image_shape=None):
@@ -27,28 +51,33 @@ def images_from(X, image_shape=None):
     Flat rows are read as square images unless ``image_shape`` says otherwise.
     """
     X = np.asarray(X)
-    if X.ndim == 2 and image_shape is not None:
-        try:
-            return X.reshape(len(X), *image_shape)
-        except ValueError:
-            raise ValueError(
-                f"image_shape={tuple(image_shape)} does not fit {X.shape[1]} features per row"
-            ) from None
     if X.ndim == 4 and X.shape[-1] == 1:
         return X[..., 0]
     if X.ndim == 3:
         return X
     if X.ndim == 2:
-        side = math.isqrt(X.shape[1])
-        if side * side != X.shape[1]:
-            raise ValueError(
-                f"X has {X.shape[1]} features per row, which is not a square image "
-                "(784 -> 28x28, 64 -> 8x8); pass images as (n, h, w)"
-            )
-        return X.reshape(len(X), side, side)
+        return X.reshape(len(X), *image_shape_for(X.shape[1], image_shape))
     raise ValueError(
         f"X has shape {X.shape}; expected greyscale images (n, h*w), (n, h, w) or (n, h, w, 1)"
     )
+
+
+def _validated_images(estimator, X, reset):
+    """Validate X (any image form) for a fitted-shape transformer.
+
+    Returns ``(images (n, h, w), (h, w) if X came as images else None)``; with
+    ``reset`` the shape comes from X or ``estimator.image_shape``, otherwise X must
+    match the fitted ``image_shape_``.
+    """
+    X, shape = _flatten(X)
+    flat = validate_data(estimator, X, reset=reset)
+    if reset:
+        return images_from(flat, shape if shape is not None else estimator.image_shape), shape
+    if shape is not None and tuple(shape) != tuple(estimator.image_shape_):
+        raise ValueError(
+            f"images are {shape}, but this transformer was fitted on {estimator.image_shape_}"
+        )
+    return images_from(flat, estimator.image_shape_), shape
 
 
 def _flatten(X):
@@ -273,23 +302,13 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
         self.transform_sqrt = transform_sqrt
         self.image_shape = image_shape
 
-    def _prepare(self, X, reset):
-        """Validate X (any image form) and return it as (n, h, w)."""
-        X, shape = _flatten(X)
-        flat = validate_data(self, X, reset=reset)
-        if reset:
-            return images_from(flat, shape if shape is not None else self.image_shape)
-        if shape is not None and tuple(shape) != tuple(self.image_shape_):
-            raise ValueError(f"images are {shape}, but this transformer was fitted on {self.image_shape_}")
-        return images_from(flat, self.image_shape_)
-
     def fit(self, X, y=None):
         """Record the image shape; nothing is learned from pixel values."""
         if not (isinstance(self.orientations, numbers.Integral) and self.orientations > 0):
             raise ValueError(f"orientations={self.orientations!r} must be a positive integer")
         if self.block_norm not in BLOCK_NORMS:
             raise ValueError(f"block_norm={self.block_norm!r} is not one of {BLOCK_NORMS}")
-        images = self._prepare(X, reset=True)
+        images, _ = _validated_images(self, X, reset=True)
         self.image_shape_ = images.shape[1:]
         if self.pixels_per_cell == "auto":
             side = max(2, min(self.image_shape_) // 7)
@@ -304,7 +323,7 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """HOG features, shape (n, n_hog_features)."""
         check_is_fitted(self)
-        images = self._prepare(X, reset=False)
+        images, _ = _validated_images(self, X, reset=False)
         return hog_batch(images, self.orientations, self.pixels_per_cell_, self.cells_per_block,
                          self.block_norm, self.transform_sqrt)
 
@@ -401,17 +420,14 @@ class DeskewTransformer(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
 
     def fit(self, X, y=None):
-        flat, shape = _flatten(X)
-        flat = validate_data(self, flat)
-        self.image_shape_ = images_from(flat[:1], shape or self.image_shape).shape[1:]
+        self.image_shape_ = _validated_images(self, X, reset=True)[0].shape[1:]
         return self
 
     def transform(self, X):
         check_is_fitted(self)
-        flat, shape = _flatten(X)
-        flat = validate_data(self, flat, reset=False)
-        out = deskew(flat.reshape(len(flat), *self.image_shape_))
-        return out.reshape(len(flat), *shape) if shape else out.reshape(len(flat), -1)
+        images, shape = _validated_images(self, X, reset=False)
+        out = deskew(images)
+        return out if shape else out.reshape(len(out), -1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

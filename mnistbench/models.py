@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -96,9 +97,8 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
         tree_method, self.device_ = resolve_xgboost_device(self.device, self.tree_method)
         seed = self.random_state
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            seed = int(np.random.RandomState(seed).randint(2**31 - 1)) if not hasattr(
-                seed, "randint") else int(seed.randint(2**31 - 1))
+        if seed is not None and not isinstance(seed, (int, np.integer)):  # a RandomState
+            seed = int(check_random_state(seed).randint(2**31 - 1))
         self.booster_ = xgb.XGBClassifier(
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,

@@ -245,8 +245,8 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
     return written
 
 
-def write_report(records, out_dir, preset, seed):
-    """Tables and figures for the newest records of ``preset``/``seed``; returns the table."""
+def write_report(records, out_dir, preset, seed, figures=True):
+    """Tables (and figures) for the newest records of ``preset``/``seed``; returns the table."""
     chosen = latest_records(records, preset=preset, seed=seed)
     if not chosen:
         raise ValueError(
@@ -255,5 +255,6 @@ def write_report(records, out_dir, preset, seed):
         )
     df = summarize(chosen)
     write_tables(df, chosen, out_dir, preset, seed)
-    write_figures(df, chosen, out_dir)
+    if figures:
+        write_figures(df, chosen, out_dir)
     return df
