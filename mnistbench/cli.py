@@ -13,12 +13,6 @@ from pathlib import Path
 from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS
 
-PENDING = {
-    "train": "fit a model on a whole training split and save it",
-    "predict": "predict digits in image files with a saved model",
-}
-
-
 def _models_registry():
     try:
         from mnistbench.models import MODELS  # noqa: PLC0415
@@ -66,7 +60,7 @@ def cmd_run(args) -> int:
             data_file=args.data_file,
             figures=not args.no_figures,
         )
-    except DataUnavailableError as exc:
+    except (DataUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -128,16 +122,49 @@ def cmd_fetch_data(args) -> int:
     return status
 
 
-def _pending(command):
-    def run(args) -> int:
-        print(
-            f"mnistbench {command}: not available in version {__version__} yet "
-            f"({PENDING[command]}). Available now: list, fetch-data, run-all, run, report.",
-            file=sys.stderr,
-        )
-        return 2
+def cmd_train(args) -> int:
+    from mnistbench.datasets import DataUnavailableError  # noqa: PLC0415
+    from mnistbench.finalize import parse_param, train_final  # noqa: PLC0415
 
-    return run
+    say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        params = dict(parse_param(p) for p in args.param or [])
+        if args.epochs is not None:
+            params["epochs"] = args.epochs
+        data_options = {"data_file": args.data_file} if args.data_file else {}
+        path, info = train_final(args.model, args.dataset, args.output, params=params,
+                                 seed=args.seed, device=args.device, data_options=data_options,
+                                 say=say, verbose=not args.quiet)
+    except (DataUnavailableError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}\t{args.model}\t{info['dataset']}\ttest accuracy {info['test_accuracy']:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from mnistbench.finalize import format_predictions, predict_files, report_errors  # noqa: PLC0415
+    from mnistbench.persist import ModelFileError  # noqa: PLC0415
+
+    try:
+        results, _ = predict_files(args.images, args.model, trust=args.trust,
+                                   multiple=not args.single, top=args.top)
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = format_predictions(results, as_json=args.json)
+    if out:
+        print(out)
+    report_errors(results)
+    return 1 if any(r.error for r in results) else 0
+
+
+def _dataset_name(text):
+    if text in DATASETS or text.startswith("folder:"):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown dataset {text!r}: choose from {', '.join(sorted(DATASETS))} or folder:PATH"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,14 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
     p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
+    p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
+                   type=_dataset_name,
+                   help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))} or "
+                   "folder:PATH (one sub-folder of images per class); default: all registered")
     run_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("run", help="run a selection of models and datasets")
     p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
                    help=f"models to run: {', '.join(MODELS)}")
-    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), metavar="DATASET",
-                   help=f"datasets: {', '.join(sorted(DATASETS))}")
+    p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
+                   help=f"datasets: {', '.join(sorted(DATASETS))} or folder:PATH")
     run_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -205,9 +236,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report)
 
-    for command, text in PENDING.items():
-        p = sub.add_parser(command, help=f"{text} (not available yet)")
-        p.set_defaults(func=_pending(command))
+    p = sub.add_parser("train", help="fit a model on a whole training split, report its test "
+                       "accuracy and save it")
+    p.add_argument("--model", required=True, choices=list(MODELS), metavar="MODEL",
+                   help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="DATASET",
+                   help="mnist (default), digits or folder:PATH")
+    p.add_argument("--output", required=True, metavar="PATH",
+                   help="model file: .keras for the CNNs, .skops for the others (added if missing)")
+    p.add_argument("--epochs", type=int, help="CNN epochs (default: the model's, 10)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="any estimator parameter, as in set_params (repeatable): "
+                   "--param batch_size=64, --param svc__C=5")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="read the digits in image files with a saved model")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG/... files")
+    p.add_argument("--model", required=True, metavar="PATH", help="a file written by `train`")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--top", type=int, default=3, help="classes shown per digit (default: 3)")
+    p.add_argument("--single", action="store_true",
+                   help="each image is one digit (do not split it into several)")
+    p.add_argument("--trust", action="store_true",
+                   help="load a .skops file even if it holds types outside mnistbench's "
+                   "allow-list (only for files you trust)")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

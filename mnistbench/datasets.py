@@ -44,6 +44,7 @@ __all__ = [
     "cache_dir",
     "load_dataset",
     "load_digits_dataset",
+    "load_image_folder",
     "load_mnist",
 ]
 
@@ -520,6 +521,163 @@ def load_digits_dataset(
 
 
 # --------------------------------------------------------------------------- #
+# A user's own images: one sub-folder per class
+# --------------------------------------------------------------------------- #
+FOLDER_PREFIX = "folder:"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _class_files(root: Path) -> dict:
+    """{class name: [image paths]} for the class sub-folders of ``root``."""
+    out = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.rglob("*")
+                       if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                       and not f.name.startswith("."))
+        if files:
+            out[sub.name] = files
+    return out
+
+
+def _folder_fingerprint(splits: dict, prepare: bool) -> str:
+    h = hashlib.sha256(f"format 1, prepare={prepare}".encode())
+    for split, classes in splits.items():
+        for label, files in classes.items():
+            for f in files:
+                st = f.stat()
+                h.update(f"{split}/{label}/{f.name}/{st.st_size}/{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _read_folder_images(files, prepare, errors):
+    from mnistbench.imaging import load_image, to_mnist  # noqa: PLC0415
+
+    images = []
+    for f in files:
+        try:
+            if prepare:
+                images.append(to_mnist(load_image(f), multiple=False, source=str(f)).digits[0])
+            else:
+                images.append(np.round(load_image(f, max_side=10**9) * 255).astype(np.uint8))
+        except ValueError as exc:  # unreadable, blank, too large: skip it, say so at the end
+            errors.append(str(exc))
+            images.append(None)
+    return images
+
+
+def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cache=None,
+                      verbose=False, **source_options) -> Dataset:
+    """A folder of images with one sub-folder per class, as a :class:`Dataset`.
+
+    Layout: ``PATH/<class>/*.png`` (any of PNG, JPEG, BMP, GIF, TIFF, WebP; files in
+    nested folders count for their class), split into train/test with a fixed
+    stratified split, or ``PATH/train/<class>/...`` and ``PATH/test/<class>/...``
+    for a split of your own. Class names that are all integers become integer
+    labels, others stay strings.
+
+    Parameters
+    ----------
+    prepare : bool, default=True
+        Put every image into MNIST form with :func:`mnistbench.imaging.to_mnist`
+        (28x28, white digit on black, centred; any size, polarity or colour in).
+        False keeps the images' pixels as grey 0-255; they must then all have one size.
+    test_size, random_state :
+        The stratified split, when the folder has no ``train``/``test`` of its own.
+    cache : path, optional
+        Where the prepared arrays are cached (default: :func:`cache_dir`); the cache
+        is keyed by every file's name, size and modification time.
+    **source_options
+        Accepted for a uniform ``load_dataset`` call and ignored.
+
+    Unreadable or blank files are skipped with one warning naming them.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataUnavailableError(
+            f"{root}: no such folder; a folder dataset is a directory with one sub-folder per "
+            "class (e.g. digits/0/*.png, digits/1/*.png, ...)"
+        )
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        splits = {"train": _class_files(root / "train"), "test": _class_files(root / "test")}
+    else:
+        splits = {"all": _class_files(root)}
+    found = {label for classes in splits.values() for label in classes}
+    if len(found) < 2:
+        raise DataUnavailableError(
+            f"{root}: found {len(found)} class folder(s) with images ({sorted(found)}); need at "
+            f"least two sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    fingerprint = _folder_fingerprint(splits, prepare)
+    cache_path = cache_dir(cache) / "folders" / f"{fingerprint}.npz"
+    arrays = None
+    if cache_path.exists():
+        try:
+            with np.load(cache_path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            arrays = None
+    if arrays is None:
+        errors = []
+        arrays = {}
+        for split, classes in splits.items():
+            xs, ys = [], []
+            for label, files in classes.items():
+                _log(f"{root}: reading {len(files)} image(s) of class {label!r} ({split})", verbose)
+                for img in _read_folder_images(files, prepare, errors):
+                    if img is not None:
+                        xs.append(img)
+                        ys.append(label)
+            shapes = {x.shape for x in xs}
+            if len(shapes) > 1:
+                raise DataVerificationError(
+                    f"{root}: images have different sizes ({sorted(shapes)[:4]}...); use "
+                    "prepare=True (the default) to bring them all to 28x28 MNIST form"
+                )
+            arrays[f"x_{split}"] = np.stack(xs) if xs else np.zeros((0, 28, 28), np.uint8)
+            arrays[f"y_{split}"] = np.array(ys)
+        if errors:
+            shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+            warnings.warn(f"{root}: skipped {len(errors)} image(s): {shown}", stacklevel=2)
+        try:
+            _atomic_save_npz(cache_path, arrays)
+        except OSError:
+            pass  # a read-only cache only costs time
+    labels = np.concatenate([arrays[k] for k in arrays if k.startswith("y_")])
+    if all(str(v).lstrip("-").isdigit() for v in labels):
+        arrays = {k: (v.astype(np.int64) if k.startswith("y_") else v) for k, v in arrays.items()}
+    if "x_all" in arrays:
+        from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+        y = arrays["y_all"]
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            raise DataVerificationError(
+                f"{root}: every class needs at least 2 readable images for a train/test split "
+                f"(class sizes: {dict(zip(*np.unique(y, return_counts=True)))})"
+            )
+        X_train, X_test, y_train, y_test = train_test_split(
+            arrays["x_all"], y, test_size=test_size, stratify=y, random_state=random_state)
+    else:
+        X_train, y_train, X_test, y_test = (arrays["x_train"], arrays["y_train"],
+                                            arrays["x_test"], arrays["y_test"])
+    if len(y_train) == 0 or len(y_test) == 0:
+        raise DataVerificationError(f"{root}: no readable images in the train or test split")
+    return Dataset(
+        name=FOLDER_PREFIX + str(path),
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        image_shape=X_train.shape[1:3],
+        classes=np.unique(np.concatenate([y_train, y_test])),
+        pixel_max=255,
+        source=str(root.resolve()),
+        description=f"images from {root} ({'prepared as MNIST digits' if prepare else 'as they are'})",
+        extra={"fingerprint": fingerprint},
+    )
+
+
+# --------------------------------------------------------------------------- #
 # Registry
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
@@ -544,7 +702,8 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     Parameters
     ----------
     name : str
-        One of ``DATASETS`` (``"digits"``, ``"mnist"``).
+        One of ``DATASETS`` (``"digits"``, ``"mnist"``), or ``"folder:PATH"`` for a
+        folder of images with one sub-folder per class (:func:`load_image_folder`).
     **kwargs
         Passed to the loader (e.g. ``data_file=``, ``cache=``, ``download=`` for MNIST).
 
@@ -552,10 +711,12 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     -------
     Dataset
     """
+    if name.startswith(FOLDER_PREFIX):
+        return load_image_folder(name[len(FOLDER_PREFIX):], **kwargs)
     try:
         entry = DATASETS[name]
     except KeyError:
         raise ValueError(
-            f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}"
+            f"unknown dataset {name!r}; choose one of {sorted(DATASETS)} or folder:PATH"
         ) from None
     return entry.loader(**kwargs)

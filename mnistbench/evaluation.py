@@ -119,8 +119,12 @@ def record_key(record: dict):
     return (record["dataset"], record["model"], record["split"], record["params_hash"])
 
 
-def params_hash(dataset, model, preset: Preset, seed, params):
-    """Hash of everything that changes a unit's result (not how many jobs run it)."""
+def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=None):
+    """Hash of everything that changes a unit's result (not how many jobs run it).
+
+    ``data_fingerprint`` identifies the content of a folder dataset, so records of
+    a folder whose images changed are not reused.
+    """
     payload = {
         "dataset": dataset,
         "model": model,
@@ -130,17 +134,21 @@ def params_hash(dataset, model, preset: Preset, seed, params):
         "seed": seed,
         "params": params,
     }
+    if data_fingerprint is not None:
+        payload["data"] = data_fingerprint
     blob = json.dumps(payload, sort_keys=True, default=repr).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0):
+def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0,
+               fingerprints=None):
     """Every unit of a run, in order: per dataset and model, the folds then the test fit."""
     units = []
+    fingerprints = fingerprints or {}
     for dataset in datasets:
         for model in models:
             params = dict(preset.model_params.get(model, {}))
-            h = params_hash(dataset, model, preset, seed, params)
+            h = params_hash(dataset, model, preset, seed, params, fingerprints.get(dataset))
             splits = [f"fold-{k}" for k in range(1, preset.cv + 1)] + ["test"]
             units += [Unit(dataset, model, s, preset, seed, params, h, device, threads, verbose)
                       for s in splits]
@@ -509,7 +517,8 @@ def run_benchmark(
     Parameters
     ----------
     datasets, models : list of str, optional
-        Registry names (default: all).
+        Registry names (default: all); a dataset may also be ``"folder:PATH"``, a
+        folder with one sub-folder of images per class.
     preset : {"quick", "default", "full"} or Preset
     cv : int, optional
         Override the preset's number of folds.
@@ -535,15 +544,16 @@ def run_benchmark(
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
-    from mnistbench.datasets import DATASETS  # noqa: PLC0415
+    from mnistbench.datasets import DATASETS, FOLDER_PREFIX  # noqa: PLC0415
     from mnistbench.models import MODELS  # noqa: PLC0415
     from mnistbench.report import write_report  # noqa: PLC0415
 
     datasets = list(datasets or DATASETS)
     models = list(models or MODELS)
     for name in datasets:
-        if name not in DATASETS:
-            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+        if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
+            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
+                             "or folder:PATH")
     for name in models:
         if name not in MODELS:
             raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
@@ -560,11 +570,25 @@ def run_benchmark(
         from mnistbench.datasets import load_dataset  # noqa: PLC0415
 
         load_dataset("mnist", verbose=not quiet, **data_options)
+    fingerprints = {}
+    for name in datasets:  # read (and cache) a folder once, here, with clear errors
+        if name.startswith(FOLDER_PREFIX):
+            from mnistbench.datasets import load_dataset  # noqa: PLC0415
+
+            ds = load_dataset(name, verbose=not quiet)
+            smallest = int(np.unique(ds.y_train, return_counts=True)[1].min())
+            if smallest < preset.cv:
+                raise ValueError(
+                    f"{name}: a class has only {smallest} training image(s), fewer than the "
+                    f"{preset.cv} CV folds; add images or pass --cv {max(2, smallest)}"
+                )
+            fingerprints[name] = ds.extra["fingerprint"]
 
     out = Path(output)
     store = RecordStore(out / "records.jsonl")
     units = plan_units(datasets, models, preset, seed=seed, device=device,
-                       threads=_threads_for(n_jobs), verbose=0 if quiet else 1)
+                       threads=_threads_for(n_jobs), verbose=0 if quiet else 1,
+                       fingerprints=fingerprints)
     done = store.finished_keys()
     todo = [u for u in units if u.key not in done]
     say = (lambda *a: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -12,6 +12,7 @@ Defaults were chosen from the literature and measured on MNIST; the figures are 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,9 +31,42 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mnistbench.devices import resolve_xgboost_device
 from mnistbench.features import DeskewTransformer, HOGTransformer, ImageFlattener
 
-__all__ = ["MODELS", "ModelEntry", "XGBoostClassifier", "make_model"]
+__all__ = ["CappedPCA", "MODELS", "ModelEntry", "XGBoostClassifier", "make_model"]
 
 HOG_PCA_COMPONENTS = 200
+
+
+class CappedPCA(PCA):
+    """scikit-learn's PCA, with an integer ``n_components`` capped at
+    ``min(n_samples, n_features)`` of the data it is fitted on (with a warning).
+
+    The zoo's pipelines are tuned for MNIST (50 or 200 components); a user's own
+    folder of a few hundred images, or a small CV fold, would otherwise make PCA
+    raise. When no cap applies it is exactly PCA.
+    """
+
+    def _capped(self, X):
+        n = self.n_components
+        cap = min(np.shape(X)[:2])
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > cap:
+            warnings.warn(f"PCA: n_components={n} is more than the data allows "
+                          f"(min(n_samples, n_features) = {cap}); using {cap}", stacklevel=3)
+            return cap
+        return n
+
+    def fit(self, X, y=None):
+        return self._fit_capped(super().fit, X, y)
+
+    def fit_transform(self, X, y=None):
+        return self._fit_capped(super().fit_transform, X, y)
+
+    def _fit_capped(self, method, X, y):
+        requested = self.n_components
+        self.n_components = self._capped(X)
+        try:
+            return method(X, y)
+        finally:
+            self.n_components = requested  # a fitted estimator keeps its parameters
 
 
 # --------------------------------------------------------------------------- XGBoost
@@ -163,7 +197,7 @@ def svc(random_state=None, device="auto", n_jobs=None):
     """
     return Pipeline([
         ("pixels", ImageFlattener()),
-        ("pca", PCA(n_components=50, random_state=random_state)),
+        ("pca", CappedPCA(n_components=50, random_state=random_state)),
         ("svc", SVC(C=10, gamma="scale", random_state=random_state)),
     ])
 
@@ -197,7 +231,7 @@ def hog_svm(random_state=None, device="auto", n_jobs=None):
     return Pipeline([
         ("deskew", DeskewTransformer()),
         ("hog", HOGTransformer(orientations=9, pixels_per_cell="auto", cells_per_block=(2, 2))),
-        ("pca", PCA(n_components=HOG_PCA_COMPONENTS, random_state=random_state)),
+        ("pca", CappedPCA(n_components=HOG_PCA_COMPONENTS, random_state=random_state)),
         ("svc", SVC(C=10, gamma="scale", random_state=random_state)),
     ])
 

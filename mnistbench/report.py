@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -114,13 +115,20 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def slug(dataset: str) -> str:
+    """A file-name-safe form of a dataset name ("folder:/x/my digits" -> "folder-my_digits")."""
+    if dataset.startswith("folder:"):
+        dataset = "folder-" + (Path(dataset[len("folder:"):].rstrip("/\\")).name or "root")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
+
+
 def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]:
     """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = _header(records, preset, seed)
     written = []
-    parts = [(f"results_{d}", df[df["dataset"] == d]) for d in sorted(df["dataset"].unique())]
+    parts = [(f"results_{slug(d)}", df[df["dataset"] == d]) for d in sorted(df["dataset"].unique())]
     parts.append(("results_all", df))
     for stem, part in parts:
         part = part.reset_index(drop=True)
@@ -188,7 +196,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_title(f"{dataset}: accuracy per fold")
             ax.tick_params(axis="x", rotation=30)
             ax.grid(axis="y", alpha=0.3)
-            written += _save(fig, out_dir, f"{dataset}_cv_boxplot")
+            written += _save(fig, out_dir, f"{slug(dataset)}_cv_boxplot")
 
         # 2. CNN learning curves, one line per fold (train solid, validation dashed)
         curves = [r for r in mine if r.get("history") and r["split"] != "test"]
@@ -208,7 +216,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax_acc.set_xlabel("epoch")
             ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax_loss.legend(fontsize=7)
-            written += _save(fig, out_dir, f"{dataset}_{model}_learning_curves")
+            written += _save(fig, out_dir, f"{slug(dataset)}_{model}_learning_curves")
 
         # 3. confusion matrix of the best model on the test split
         tests = [r for r in mine if r["split"] == "test" and r.get("confusion")]
@@ -226,7 +234,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_ylabel("true")
             ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")
             fig.colorbar(im, ax=ax, fraction=0.046)
-            written += _save(fig, out_dir, f"{dataset}_confusion_best")
+            written += _save(fig, out_dir, f"{slug(dataset)}_confusion_best")
 
         # 4. accuracy against fit time
         if tests:
@@ -241,7 +249,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(f"{dataset}: accuracy vs fit time")
             ax.grid(alpha=0.3)
-            written += _save(fig, out_dir, f"{dataset}_accuracy_vs_fit_time")
+            written += _save(fig, out_dir, f"{slug(dataset)}_accuracy_vs_fit_time")
     return written
 
 

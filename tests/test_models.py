@@ -117,3 +117,21 @@ def test_hog_svm_on_full_mnist_training_subset():
     ds = load_dataset("mnist")
     est = make_model("hog-svm", random_state=0).fit(ds.X_train[:10000], ds.y_train[:10000])
     assert est.score(ds.X_test, ds.y_test) >= 0.97
+
+
+def test_capped_pca_is_pca_until_the_data_is_too_small():
+    from sklearn.base import clone
+    from sklearn.decomposition import PCA
+
+    from mnistbench.models import CappedPCA
+
+    X = np.random.default_rng(0).normal(size=(300, 40))
+    ours, ref = CappedPCA(n_components=10, random_state=0), PCA(n_components=10, random_state=0)
+    assert np.array_equal(ours.fit_transform(X), ref.fit_transform(X))
+    small = CappedPCA(n_components=200)
+    with pytest.warns(UserWarning, match="using 40"):
+        Z = small.fit(X).transform(X)
+    assert Z.shape == (300, 40) and small.n_components == 200 and small.n_components_ == 40
+    assert clone(small).get_params()["n_components"] == 200
+    with pytest.warns(UserWarning, match="using 25"):
+        assert small.fit_transform(X[:25]).shape == (25, 25)

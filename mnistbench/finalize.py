@@ -1,0 +1,210 @@
+"""Train a final model on a whole training split, save it, and predict image files.
+
+The tutorial's last steps, for every model in the zoo: ``train`` fits on all of a
+dataset's training images, scores the held-out test split and saves the model
+with its metadata (:mod:`mnistbench.persist`); ``predict`` prepares image files
+as MNIST digits (:mod:`mnistbench.imaging`) and reports the digit(s) with the
+top-3 classes per digit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnistbench.persist import ModelFileError, load_model, save_model
+
+__all__ = ["DigitPrediction", "ImagePrediction", "parse_param", "predict_files", "train_final"]
+
+
+def parse_param(text):
+    """``"KEY=VALUE"`` -> ``(key, value)``; the value is read as JSON when it is JSON."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--param {text!r}: expected KEY=VALUE, for example epochs=3 or svc__C=5")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def _check_output(path: Path):
+    """Fail before a long fit, not after it, when the output cannot be written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise ModelFileError(f"{path}: cannot write to {probe}; choose another --output")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a directory; give a file name such as {path / 'model'}")
+
+
+def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0, device="auto",
+                data_options=None, say=print, verbose=True):
+    """Fit ``model_name`` on the whole training split of ``dataset``, score the test split,
+    save to ``output``. Returns ``(path, metadata)``."""
+    from mnistbench.datasets import load_dataset  # noqa: PLC0415
+    from mnistbench.models import MODELS, make_model  # noqa: PLC0415
+    from mnistbench.persist import suffix_for  # noqa: PLC0415
+
+    if model_name not in MODELS:
+        raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
+    model = make_model(model_name, random_state=seed, device=device)
+    if params:
+        valid = model.get_params()
+        bad = [k for k in params if k not in valid]
+        if bad:
+            names = sorted(k for k in valid if "__" in k or not hasattr(valid[k], "get_params"))
+            raise ValueError(
+                f"{model_name} has no parameter {', '.join(map(repr, bad))}; its parameters: "
+                f"{', '.join(names)}"
+            )
+        model.set_params(**params)
+    path = Path(output)
+    want = suffix_for(model)
+    if path.suffix == "":
+        path = path.with_suffix(want)
+    elif path.suffix != want:
+        raise ModelFileError(
+            f"{path}: {model_name} is saved as {want} "
+            f"({'Keras native format' if want == '.keras' else 'skops, a safe non-pickle format'}); "
+            f"use --output {path.with_suffix(want)}"
+        )
+    _check_output(path)
+    if verbose and getattr(model, "verbose", None) == 0 and hasattr(model, "epochs"):
+        model.set_params(verbose=2)  # one line per epoch: progress on long work
+
+    ds = load_dataset(dataset, **(data_options or {}))
+    n = len(ds.y_train)
+    say(f"training {model_name} on all {n:,} {ds.name} training images "
+        f"({ds.image_shape[0]}x{ds.image_shape[1]})...")
+    t0 = time.perf_counter()
+    model.fit(ds.X_train, ds.y_train)
+    fit_seconds = time.perf_counter() - t0
+    accuracy = float(model.score(ds.X_test, ds.y_test))
+    say(f"fitted in {fit_seconds:.1f} s; held-out test accuracy {100 * accuracy:.2f} % "
+        f"on {len(ds.y_test):,} images")
+    info = {
+        "model": model_name,
+        "dataset": ds.name,
+        "image_shape": list(ds.image_shape),
+        "pixel_max": int(ds.pixel_max),
+        "test_accuracy": accuracy,
+        "n_train": n,
+        "n_test": int(len(ds.y_test)),
+        "fit_seconds": round(fit_seconds, 2),
+        "seed": seed,
+        "overrides": dict(params or {}),  # set_params on top of the registry defaults
+        "device": getattr(model, "device_", "cpu"),
+    }
+    try:
+        written = save_model(model, path, info)
+    except Exception as exc:  # never lose a long fit to a full disk or a bad path
+        import tempfile  # noqa: PLC0415
+
+        rescue = Path(tempfile.mkdtemp(prefix="mnistbench-")) / ("model" + suffix_for(model))
+        written = save_model(model, rescue, info)
+        say(f"could not write {path} ({exc}); the model was saved to {written} instead")
+    say(f"saved to {written}")
+    return written, info
+
+
+# --------------------------------------------------------------------------- predict
+@dataclass
+class DigitPrediction:
+    label: str
+    top: list  # [(label, value), ...] best first
+    kind: str  # "probability" or "score"
+
+
+@dataclass
+class ImagePrediction:
+    image: str
+    text: str = ""
+    digits: list = field(default_factory=list)
+    error: str | None = None
+
+
+def _check_model_fits_photos(meta, path):
+    shape = tuple(meta.get("image_shape", ()))
+    pmax = meta.get("pixel_max")
+    if shape != (28, 28) or pmax != 255:
+        raise ModelFileError(
+            f"{path}: this model was trained on {meta.get('dataset')!r} "
+            f"({'x'.join(map(str, shape))} images, pixels 0-{pmax}); images are prepared as "
+            "28x28 MNIST digits (0-255), so use a model trained on MNIST-form data, e.g. "
+            "`python -m mnistbench train --model cnn-deep --dataset mnist --output cnn.keras`"
+        )
+
+
+def _scores(model, X):
+    """Per-class probabilities when the model has them, else decision scores."""
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(X)), "probability"
+    scores = np.asarray(model.decision_function(X))
+    return scores.reshape(len(X), -1), "score"
+
+
+def predict_files(paths, model_path, *, trust=False, multiple=True, top=3):
+    """Prepare and predict each image file; one :class:`ImagePrediction` per path.
+
+    A file that cannot be read or holds no digit gets its ``error`` set; the
+    others are still predicted. Model problems raise :class:`ModelFileError`.
+    """
+    from mnistbench.imaging import prepare_image  # noqa: PLC0415
+
+    model, meta = load_model(model_path, trust=trust)
+    _check_model_fits_photos(meta, model_path)
+    classes = np.asarray(model.classes_)
+    results = []
+    prepared = []
+    for p in paths:
+        try:
+            prepared.append(prepare_image(p, multiple=multiple))
+            results.append(ImagePrediction(str(p)))
+        except (ValueError, OSError) as exc:
+            msg = str(exc)
+            results.append(ImagePrediction(str(p), error=msg if str(p) in msg else f"{p}: {msg}"))
+    ok = [r for r in results if r.error is None]
+    if ok:
+        X = np.concatenate([pi.digits for pi in prepared])
+        scores, kind = _scores(model, X)
+        i = 0
+        for r, pi in zip(ok, prepared):
+            for row in scores[i:i + len(pi.digits)]:
+                order = np.argsort(-row, kind="stable")[:top]
+                r.digits.append(DigitPrediction(
+                    str(classes[order[0]]), [(str(classes[j]), float(row[j])) for j in order], kind))
+            i += len(pi.digits)
+            r.text = "".join(d.label for d in r.digits)
+    return results, meta
+
+
+def format_predictions(results, as_json=False):
+    """Text (one line per image, one per digit) or a JSON document."""
+    if as_json:
+        return json.dumps([asdict(r) for r in results], indent=1)
+    lines = []
+    for r in results:
+        if r.error:
+            continue
+        lines.append(f"{r.image}: {r.text}")
+        for k, d in enumerate(r.digits, 1):
+            name = "p" if d.kind == "probability" else "score"
+            best = "  ".join(f"{lab} ({name} {v:.3f})" for lab, v in d.top)
+            lines.append(f"  digit {k}: {best}")
+    return "\n".join(lines)
+
+
+def report_errors(results, stream=None):
+    for r in results:
+        if r.error:
+            print(f"error: {r.error}", file=stream or sys.stderr)

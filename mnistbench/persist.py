@@ -1,0 +1,160 @@
+"""Trained models on disk: save with metadata, load without running untrusted code.
+
+Two formats, both zip files with a ``mnistbench.json`` member (model name,
+dataset, classes, image shape, pixel range, test accuracy, versions):
+
+* the CNN: Keras's native ``.keras`` (loaded with Keras's ``safe_mode``: no
+  stored Python code is executed);
+* every other model: skops's ``.skops`` (``skops.io``), a pickle-free format
+  that rebuilds only types on an allow-list. Ours: scikit-learn, NumPy and
+  SciPy (skops's defaults), mnistbench's own transformers and XGBoost wrapper,
+  scikit-learn's tree structure and XGBoost's booster. A file that needs any
+  other type is refused unless the caller opts in with ``trust=True``
+  (``--trust`` on the command line) after reading the listed types.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ModelFileError", "SUFFIXES", "load_model", "read_metadata", "save_model", "suffix_for"]
+
+METADATA_MEMBER = "mnistbench.json"
+SUFFIXES = (".keras", ".skops")
+#: Types beyond skops's defaults that a mnistbench model file may contain. None
+#: of them runs code on load: they are rebuilt from stored attributes (the
+#: booster from its serialised bytes).
+TRUSTED_TYPES = frozenset({
+    "mnistbench.features.DeskewTransformer",
+    "mnistbench.features.HOGTransformer",
+    "mnistbench.features.ImageFlattener",
+    "mnistbench.models.CappedPCA",
+    "mnistbench.models.XGBoostClassifier",
+    "sklearn.tree._tree.Tree",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+})
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, of an unknown kind, or refused as unsafe."""
+
+
+def suffix_for(model) -> str:
+    """``.keras`` for the CNN, ``.skops`` for everything else."""
+    cnn = sys.modules.get("mnistbench.cnn")  # not imported: it cannot be a CNN (no Keras import)
+    return ".keras" if cnn is not None and isinstance(model, cnn.KerasCNNClassifier) else ".skops"
+
+
+def _versions():
+    import sklearn  # noqa: PLC0415
+
+    from mnistbench import __version__  # noqa: PLC0415
+
+    out = {"mnistbench": __version__, "scikit-learn": sklearn.__version__,
+           "numpy": np.__version__}
+    try:
+        import skops  # noqa: PLC0415
+
+        out["skops"] = skops.__version__
+    except ImportError:  # pragma: no cover - a dependency
+        pass
+    return out
+
+
+def save_model(model, path, info: dict) -> Path:
+    """Write a fitted model and its metadata; returns the path written.
+
+    ``path`` without a suffix gets the right one; a wrong suffix is an error
+    naming the right one.
+    """
+    path = Path(path)
+    want = suffix_for(model)
+    if path.suffix == "":
+        path = path.with_suffix(want)
+    elif path.suffix != want:
+        raise ModelFileError(
+            f"{path}: a {type(model).__name__} is saved as {want} "
+            f"({'Keras native format' if want == '.keras' else 'skops, a safe non-pickle format'}); "
+            f"use --output {path.with_suffix(want)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": 1,
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "estimator": type(model).__name__,
+        **info,
+        "classes": np.asarray(model.classes_).tolist(),
+        "versions": _versions(),
+    }
+    tmp = path.with_name(path.name + ".partial" + want)  # never leave a half-written model
+    try:
+        if want == ".keras":
+            model.save(tmp, metadata=meta)  # merged into its own mnistbench.json
+        else:
+            import skops.io as sio  # noqa: PLC0415
+
+            sio.dump(model, tmp)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(METADATA_MEMBER, json.dumps(meta, indent=1, default=str))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_metadata(path) -> dict:
+    """The ``mnistbench.json`` metadata of a model file."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file; make one with `python -m mnistbench train`")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(METADATA_MEMBER))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise ModelFileError(
+            f"{path}: not a model file written by mnistbench (`python -m mnistbench train` "
+            "writes .keras or .skops files with a mnistbench.json entry)"
+        ) from None
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: model files end in .keras or .skops")
+    if "dataset" not in meta:
+        raise ModelFileError(
+            f"{path}: saved by KerasCNNClassifier.save, without training metadata "
+            "(dataset, image shape); save models with `python -m mnistbench train`"
+        )
+    return meta
+
+
+def load_model(path, trust=False):
+    """Load a model written by :func:`save_model`; returns ``(model, metadata)``.
+
+    Parameters
+    ----------
+    trust : bool, default=False
+        Also rebuild types outside the allow-list. Only for files you made or
+        whose origin you trust: such types may run code while loading.
+    """
+    path = Path(path)
+    meta = read_metadata(path)
+    if path.suffix == ".keras":
+        from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415
+
+        return KerasCNNClassifier.load(path), meta
+    import skops.io as sio  # noqa: PLC0415
+
+    untrusted = sio.get_untrusted_types(file=path)
+    unknown = sorted(set(untrusted) - TRUSTED_TYPES)
+    if unknown and not trust:
+        raise ModelFileError(
+            f"{path}: refusing to load types that are not on mnistbench's allow-list: "
+            f"{', '.join(unknown)}. If you made this file or trust its origin, pass --trust "
+            "(load_model(..., trust=True))"
+        )
+    return sio.load(path, trusted=list(untrusted)), meta
