@@ -1,0 +1,107 @@
+"""Does a trained CNN read realistic images as well as MNIST's own 28x28 digits?
+
+Takes MNIST test digits, renders each one the way users' pictures arrive
+(``mnistbench._photos``: dark ink on white, ten times larger, off-centre on a
+bigger sheet, blurred, JPEG-compressed, a "photo" with uneven light and noise,
+and two digits side by side), prepares them with ``mnistbench.imaging.to_mnist``
+and compares the model's predictions with its predictions on the original
+digits (agreement) and with the true labels (accuracy). Writes
+``results/imaging_agreement.json`` and ``.md``. Run::
+
+    python -m mnistbench train --model cnn-deep --dataset mnist --output cnn-deep.keras
+    python benchmarks/imaging_agreement.py --model cnn-deep.keras [--n 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine, now  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a model file written by `train`")
+    parser.add_argument("--n", type=int, default=2000, help="MNIST test digits per variant")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from mnistbench import load_dataset
+    from mnistbench._photos import VARIANTS, pair, render
+    from mnistbench.imaging import to_mnist
+    from mnistbench.persist import load_model
+
+    model, meta = load_model(args.model)
+    ds = load_dataset("mnist")
+    X, y = ds.X_test[: args.n], ds.y_test[: args.n]
+    original = model.predict(X)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for variant in VARIANTS:
+        t0 = time.perf_counter()
+        prepared = np.stack([to_mnist(render(x, variant, rng)).digits[0] for x in X])
+        seconds = time.perf_counter() - t0
+        pred = model.predict(prepared)
+        rows.append({"variant": variant, "n": len(X),
+                     "agreement": float(np.mean(pred == original)),
+                     "accuracy": float(np.mean(pred == y)),
+                     "prepare_ms_per_image": round(1000 * seconds / len(X), 2)})
+        print(rows[-1], flush=True)
+    # two digits side by side: the string must match both original predictions
+    found, same, correct = 0, 0, 0
+    for i in range(0, len(X) - 1, 2):
+        res = to_mnist(pair(X[i], X[i + 1]))
+        found += len(res.digits) == 2
+        text = "".join(str(v) for v in model.predict(res.digits))
+        same += text == f"{original[i]}{original[i + 1]}"
+        correct += text == f"{y[i]}{y[i + 1]}"
+    n_pairs = len(X) // 2
+    rows.append({"variant": "pair (two digits)", "n": n_pairs, "agreement": same / n_pairs,
+                 "accuracy": correct / n_pairs, "segmented_into_two": found / n_pairs})
+    print(rows[-1], flush=True)
+
+    record = {
+        "model_file": Path(args.model).name,
+        "model": meta.get("model"),
+        "model_test_accuracy": meta.get("test_accuracy"),
+        "original_accuracy_on_these_digits": float(np.mean(original == y)),
+        "rows": rows,
+        "seed": args.seed,
+        "machine": machine(),
+        "timestamp": now(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "imaging_agreement.json").write_text(json.dumps(record, indent=1) + "\n")
+    lines = [
+        "# Realistic images vs the original MNIST digits",
+        "",
+        f"Written by `benchmarks/imaging_agreement.py` ({record['timestamp']}). Model: "
+        f"`{record['model']}` trained by `python -m mnistbench train` on all 60,000 MNIST "
+        f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %). "
+        f"The first {args.n:,} MNIST test digits, each rendered as below, prepared with "
+        "`mnistbench.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
+        "original 28x28 digit; accuracy = equal to the true label (originals: "
+        f"{100 * record['original_accuracy_on_these_digits']:.2f} %). Machine: "
+        f"{record['machine']['host']}.",
+        "",
+        "| variant | images | agreement | accuracy | prepare ms/image |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ms = r.get("prepare_ms_per_image", "")
+        lines.append(f"| {r['variant']} | {r['n']:,} | {100 * r['agreement']:.2f} % | "
+                     f"{100 * r['accuracy']:.2f} % | {ms} |")
+    lines.append("")
+    lines.append(f"Pairs split into exactly two digits: {100 * rows[-1]['segmented_into_two']:.1f} %.")
+    (RESULTS / "imaging_agreement.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
