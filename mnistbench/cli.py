@@ -59,6 +59,8 @@ def cmd_run(args) -> int:
             quiet=args.quiet,
             data_file=args.data_file,
             figures=not args.no_figures,
+            backend=args.backend,
+            scheduler=args.scheduler,
         )
     except (DataUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -203,7 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cv", type=int, metavar="K", help="folds (overrides the preset)")
         p.add_argument("--seed", type=int, default=0, help="seed for folds, subsamples and models")
         p.add_argument("--n-jobs", type=int, default=1, metavar="N",
-                       help="units run in N worker processes (default: 1)")
+                       help="units run in N worker processes (default: 1; with --backend dask "
+                       "and no --scheduler: workers of the local cluster, default one per core)")
+        p.add_argument("--backend", default="local", choices=["local", "dask"],
+                       help="local worker processes, or a Dask cluster (default: %(default)s)")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies "
+                       "--backend dask); without it a LocalCluster is started")
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                        help="GPU for XGBoost/CNN when present (default: auto)")
         p.add_argument("--output", default="results", metavar="DIR",

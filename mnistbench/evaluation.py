@@ -336,19 +336,23 @@ def host_description() -> str:
 
 
 # --------------------------------------------------------------------------- workers
-def _limit_threads(threads):
+def thread_env(threads, device="auto") -> dict:
+    """Environment that caps a worker's thread pools (BLAS, OpenMP, TensorFlow) at
+    ``threads``, and hides GPUs for ``device="cpu"``; set before frameworks load."""
+    env = {}
     if threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS"):
-            os.environ[var] = str(threads)
-        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+            env[var] = str(threads)
+        env["TF_NUM_INTEROP_THREADS"] = "1"
+    if device == "cpu":  # the CNN stays off the GPU too
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    return env
 
 
 def _worker_main(conn, threads, data_options, parent_pid, device="auto"):
     """Worker loop: receive a Unit, send back its record (or the error)."""
-    _limit_threads(threads)
-    if device == "cpu":  # before any framework is imported: the CNN stays off the GPU too
-        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    os.environ.update(thread_env(threads, device))  # before any framework is imported
     import mnistbench.models  # noqa: F401, PLC0415 - start-up is not charged to a unit
     import sklearn.metrics  # noqa: F401, PLC0415
 
@@ -361,13 +365,25 @@ def _worker_main(conn, threads, data_options, parent_pid, device="auto"):
         unit = conn.recv()
         if unit is None:
             return
-        try:
-            record = run_unit(unit, data_options)
-        except BaseException as exc:  # noqa: BLE001 - every failure is recorded
-            record = _base_record(unit)
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                          traceback=traceback.format_exc(limit=8))
-        conn.send(record)
+        conn.send(record_unit(unit, data_options))
+
+
+def record_unit(unit: Unit, data_options=None) -> dict:
+    """:func:`run_unit`, with any failure turned into a ``failed`` record."""
+    try:
+        return run_unit(unit, data_options)
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded
+        record = _base_record(unit)
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=8))
+        return record
+
+
+def failed_record(unit: Unit, error: str, status="failed") -> dict:
+    """The record of a unit that produced none itself (worker lost, timed out)."""
+    record = _base_record(unit)
+    record.update(status=status, error=error)
+    return record
 
 
 class _Worker:
@@ -467,15 +483,13 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
                         workers[i] = new_worker()
                     continue
                 if w.unit and not w.process.is_alive():
-                    record = _base_record(w.unit)
-                    record.update(status="failed",
-                                  error=f"worker process died (exit code {w.process.exitcode}); "
-                                        "out of memory or a crash in native code")
-                    finish(w, record)
+                    finish(w, failed_record(
+                        w.unit, f"worker process died (exit code {w.process.exitcode}); "
+                                "out of memory or a crash in native code"))
                     workers[i] = w = new_worker()
                 elif w.unit and timeout and time.monotonic() - w.started > timeout:
-                    record = _base_record(w.unit)
-                    record.update(status="timeout", error=f"stopped after {timeout:g} s (--timeout)")
+                    record = failed_record(w.unit, f"stopped after {timeout:g} s (--timeout)",
+                                           status="timeout")
                     w.stop(kill=True)
                     finish(w, record)
                     workers[i] = w = new_worker()
@@ -507,6 +521,8 @@ def run_benchmark(
     quiet=False,
     data_file=None,
     figures=True,
+    backend="local",
+    scheduler=None,
 ):
     """Run models on datasets with the preset's protocol; return the comparison table.
 
@@ -538,6 +554,12 @@ def run_benchmark(
         Explicit MNIST file (see ``load_dataset``).
     figures : bool
         Also draw the figures.
+    backend : {"local", "dask"}
+        "local": worker processes on this machine. "dask": tasks on a Dask cluster
+        (:mod:`mnistbench.dask_backend`); ``n_jobs`` workers of a LocalCluster, or
+        the cluster at ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (implies ``backend="dask"``).
 
     Returns
     -------
@@ -557,6 +579,13 @@ def run_benchmark(
     for name in models:
         if name not in MODELS:
             raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    if scheduler:
+        backend = "dask"
+    if backend not in ("local", "dask"):
+        raise ValueError(f"unknown backend {backend!r}; choose 'local' or 'dask'")
+    if backend == "dask" and timeout:
+        raise ValueError("--timeout works with the local backend only (Dask cannot stop a "
+                         "running task); drop --timeout or use --backend local")
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
@@ -613,8 +642,16 @@ def run_benchmark(
             bar.update(1)
 
     try:
-        statuses = run_units(todo, store, n_jobs=n_jobs, timeout=timeout,
-                             data_options=data_options, on_record=on_record)
+        if backend == "dask":
+            from mnistbench.dask_backend import run_units_dask  # noqa: PLC0415
+
+            statuses = run_units_dask(todo, store, scheduler=scheduler,
+                                      n_workers=n_jobs if n_jobs > 1 else None,
+                                      data_options=data_options, on_record=on_record,
+                                      say=None if bar is None else bar.write)
+        else:
+            statuses = run_units(todo, store, n_jobs=n_jobs, timeout=timeout,
+                                 data_options=data_options, on_record=on_record)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()  # before the message, so it is not drawn over

@@ -1,0 +1,82 @@
+"""run-all on Dask: a LocalCluster with 2 workers gives the sequential run's records,
+and a unit whose worker dies is run again elsewhere."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("dask.distributed")
+
+from mnistbench.evaluation import PRESETS, run_benchmark  # noqa: E402
+
+MODELS = ["logreg", "svc", "random-forest"]
+SPLITS = sorted([f"fold-{k}" for k in range(1, PRESETS["quick"].cv + 1)] + ["test"])
+
+
+def _records(out):
+    return [json.loads(line) for line in open(Path(out) / "records.jsonl")]
+
+
+def _scores(records):
+    return {(r["dataset"], r["model"], r["split"]): (r["status"], r["accuracy"], r["n_train"])
+            for r in records}
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seq")
+    run_benchmark(["digits"], MODELS, preset="quick", output=out, quiet=True, figures=False)
+    return _records(out)
+
+
+def test_local_cluster_gives_the_sequential_records(tmp_path, sequential):
+    df = run_benchmark(["digits"], MODELS, preset="quick", output=tmp_path, quiet=True,
+                       figures=False, backend="dask", n_jobs=2)
+    records = _records(tmp_path)
+    assert len(records) == len(sequential) == len(MODELS) * len(SPLITS)  # each exactly once
+    assert _scores(records) == _scores(sequential)
+    assert (df["status"] == "ok").all()
+    # the store is the same kind of store: a second run finds everything done
+    run_benchmark(["digits"], MODELS, preset="quick", output=tmp_path, quiet=True,
+                  figures=False, backend="dask", n_jobs=2)
+    assert len(_records(tmp_path)) == len(records)
+
+
+class KillFirstTask(distributed.WorkerPlugin):
+    """Kills the worker process the first time any task starts on any worker."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and not os.path.exists(self.marker):
+            Path(self.marker).write_text(str(os.getpid()))
+            os._exit(1)
+
+
+def test_a_lost_worker_s_unit_is_retried(tmp_path, sequential):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    marker = tmp_path / "killed"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.register_plugin(KillFirstTask(marker))
+        run_benchmark(["digits"], ["logreg"], preset="quick", output=tmp_path / "out",
+                      quiet=True, figures=False, scheduler=cluster.scheduler_address)
+    assert marker.exists()  # a worker really died mid-unit
+    records = _records(tmp_path / "out")
+    assert sorted(r["split"] for r in records) == SPLITS
+    assert all(r["status"] == "ok" for r in records)
+    expected = {k: v for k, v in _scores(sequential).items() if k[1] == "logreg"}
+    assert _scores(records) == expected
+
+
+def test_timeout_is_refused_with_dask(tmp_path):
+    with pytest.raises(ValueError, match="--timeout works with the local backend only"):
+        run_benchmark(["digits"], ["logreg"], preset="quick", output=tmp_path, quiet=True,
+                      backend="dask", timeout=10)
