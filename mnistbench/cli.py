@@ -124,6 +124,34 @@ def cmd_fetch_data(args) -> int:
     return status
 
 
+def cmd_info(args) -> int:
+    import json  # noqa: PLC0415
+
+    from mnistbench.devices import system_info  # noqa: PLC0415
+
+    info = system_info()
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    backends = ", ".join(f"{k} {v}" for k, v in info["keras_backends_installed"].items()) or "none"
+    lines = [
+        f"mnistbench {info['mnistbench']}, Python {info['python']}, {info['platform']}",
+        f"CPU:            {info['cpu']}",
+        f"GPUs (nvidia-smi): {'; '.join(info['nvidia_smi_gpus']) or 'none found'}",
+        f"Keras:          {info['keras']}, backend {info['keras_backend']}",
+        f"Keras computes on: {info['keras_device']}",
+        f"Keras backends installed: {backends}",
+        f"XGBoost:        {info.get('xgboost')}, built with CUDA: "
+        f"{'yes' if info.get('xgboost_built_with_cuda') else 'no'}, GPU usable: "
+        f"{'yes' if info.get('xgboost_gpu_usable') else 'no'}",
+        f"Dask:           {info['dask_distributed'] or 'not installed (pip install mnistbench[dask])'}",
+        f"--device auto:  CNN on {info['device_auto']['cnn']}, XGBoost on "
+        f"{info['device_auto']['xgboost']}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_train(args) -> int:
     from mnistbench.datasets import DataUnavailableError  # noqa: PLC0415
     from mnistbench.finalize import parse_param, train_final  # noqa: PLC0415
@@ -179,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="show registered datasets and models")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="what this machine offers: backend, GPUs, XGBoost CUDA, Dask")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("fetch-data", help="download and verify datasets ahead of time")
     p.add_argument(

@@ -162,3 +162,71 @@ def resolve_xgboost_device(device="auto", tree_method="hist"):
     if device != "cpu" and not str(device).startswith("cuda"):
         raise ValueError(f"device={device!r} must be 'auto', 'cpu', 'cuda' (or 'gpu', 'cuda:N')")
     return tree_method, device
+
+
+def _gpus_from_nvidia_smi() -> list[str]:
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total,driver_version",
+                              "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def system_info() -> dict:
+    """What this machine offers mnistbench: cores, GPUs, Keras backend and device,
+    installed Keras backends, XGBoost's CUDA support, Dask. Used by ``mnistbench info``."""
+    import importlib.util  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import platform  # noqa: PLC0415
+    from importlib import metadata  # noqa: PLC0415
+
+    from mnistbench import __version__  # noqa: PLC0415
+    from mnistbench.evaluation import host_description  # noqa: PLC0415
+
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    info = {
+        "mnistbench": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": host_description(),
+        "nvidia_smi_gpus": _gpus_from_nvidia_smi(),
+        "keras": version("keras"),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow") + (
+            "" if "KERAS_BACKEND" in os.environ else " (default; set KERAS_BACKEND to change)"),
+        "keras_backends_installed": {
+            name: version(dist) for name, dist in
+            (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch"))
+            if importlib.util.find_spec(name) is not None
+        },
+    }
+    try:
+        import_keras_quietly()
+        info["keras_device"] = keras_device()
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the report
+        info["keras_device"] = f"unavailable ({type(exc).__name__}: {exc})"
+    try:
+        import xgboost as xgb  # noqa: PLC0415
+
+        info["xgboost"] = xgb.__version__
+        info["xgboost_built_with_cuda"] = bool(xgb.build_info().get("USE_CUDA", False))
+        info["xgboost_gpu_usable"] = xgboost_cuda_available()
+    except ImportError:
+        info["xgboost"] = None
+    info["dask_distributed"] = version("distributed")
+    info["device_auto"] = {
+        "cnn": "gpu" if info["keras_device"].startswith("gpu") else "cpu",
+        "xgboost": "cuda" if info.get("xgboost_gpu_usable") else "cpu",
+    }
+    return info

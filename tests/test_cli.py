@@ -55,3 +55,19 @@ def test_fetch_data_reports_failure_clearly(tmp_path, monkeypatch, capsys):
 def test_unknown_dataset_is_an_argparse_error():
     out = run_cli("fetch-data", "--dataset", "nope")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_info_reports_backend_gpus_and_xgboost():
+    import json
+
+    out = run_cli("info", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    for key in ("cpu", "keras_backend", "keras_device", "xgboost_built_with_cuda",
+                "xgboost_gpu_usable", "nvidia_smi_gpus", "device_auto"):
+        assert key in info
+    on_gpu = info["keras_device"].startswith("gpu")
+    assert info["device_auto"]["cnn"] == ("gpu" if on_gpu else "cpu")
+    assert info["device_auto"]["xgboost"] == ("cuda" if info["xgboost_gpu_usable"] else "cpu")
+    text = run_cli("info")
+    assert text.returncode == 0 and "--device auto:" in text.stdout
