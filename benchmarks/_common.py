@@ -48,3 +48,17 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- scaling
+CLASSIC_MODELS = ["logreg", "random-forest", "svc", "hog-svm"]
+
+
+def scaling_preset():
+    """The workload of the CV-scaling and plain-script comparisons: MNIST, 3-fold CV on
+    a stratified 10,000 images, final fit on 20,000, scored on the 10,000 test images."""
+    from mnistbench.evaluation import Preset
+
+    return Preset("bench-scaling", cv=3, cv_subsample=10000, train_subsample=20000,
+                  model_params={"random-forest": {"forest__n_estimators": 100}},
+                  description="benchmark: 3-fold CV on 10,000 MNIST images, final fit on 20,000")

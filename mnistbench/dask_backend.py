@@ -75,10 +75,15 @@ def run_units_dask(units, store: RecordStore, scheduler=None, n_workers=None, th
     else:
         n_workers = max(1, min(n_workers or os.cpu_count() or 1, len(units)))
         threads = threads or max(1, (os.cpu_count() or 1) // n_workers)
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, env=thread_env(threads, units[0].device),
-        )
+        import dask  # noqa: PLC0415
+
+        # Non-daemonic worker processes: joblib will not parallelise inside daemonic
+        # ones (a random forest would silently use one core).
+        with dask.config.set({"distributed.worker.daemon": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, env=thread_env(threads, units[0].device),
+            )
         client = distributed.Client(cluster)
     try:
         if say:

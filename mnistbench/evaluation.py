@@ -391,7 +391,11 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_worker_main, args=(child, threads, data_options, os.getpid(), device),
-            daemon=True,
+            # Not daemonic: joblib refuses to parallelise inside daemonic processes
+            # (random forest would silently run on one core). Workers still never
+            # outlive a run: they are stopped in run_units' finally and exit on their
+            # own when the parent process disappears.
+            daemon=False,
         )
         self.process.start()
         child.close()
@@ -619,7 +623,9 @@ def run_benchmark(
                        threads=_threads_for(n_jobs), verbose=0 if quiet else 1,
                        fingerprints=fingerprints)
     done = store.finished_keys()
-    todo = [u for u in units if u.key not in done]
+    # Final fits (the largest training sets) first, so that parallel workers do not end
+    # with one long unit running alone.
+    todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
     say = (lambda *a: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     say(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
         f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in {store.path}")

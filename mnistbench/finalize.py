@@ -53,7 +53,7 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
     save to ``output``. Returns ``(path, metadata)``."""
     from mnistbench.datasets import load_dataset  # noqa: PLC0415
     from mnistbench.models import MODELS, make_model  # noqa: PLC0415
-    from mnistbench.persist import suffix_for  # noqa: PLC0415
+    from mnistbench.persist import model_path, suffix_for  # noqa: PLC0415
 
     if model_name not in MODELS:
         raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
@@ -68,16 +68,7 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
                 f"{', '.join(names)}"
             )
         model.set_params(**params)
-    path = Path(output)
-    want = suffix_for(model)
-    if path.suffix == "":
-        path = path.with_suffix(want)
-    elif path.suffix != want:
-        raise ModelFileError(
-            f"{path}: {model_name} is saved as {want} "
-            f"({'Keras native format' if want == '.keras' else 'skops, a safe non-pickle format'}); "
-            f"use --output {path.with_suffix(want)}"
-        )
+    path = model_path(model, output, model_name)
     _check_output(path)
     if verbose and getattr(model, "verbose", None) == 0 and hasattr(model, "epochs"):
         model.set_params(verbose=2)  # one line per epoch: progress on long work

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ModelFileError", "SUFFIXES", "load_model", "read_metadata", "save_model", "suffix_for"]
+__all__ = ["ModelFileError", "SUFFIXES", "load_model", "model_path", "read_metadata", "save_model",
+           "suffix_for"]
 
 METADATA_MEMBER = "mnistbench.json"
 SUFFIXES = (".keras", ".skops")
@@ -68,22 +69,28 @@ def _versions():
     return out
 
 
+def model_path(model, path, name=None) -> Path:
+    """``path`` with the suffix ``model`` is saved under (added when missing);
+    a different suffix is an error naming the right one."""
+    path = Path(path)
+    want = suffix_for(model)
+    if path.suffix == "":
+        return path.with_suffix(want)
+    if path.suffix != want:
+        kind = "Keras native format" if want == ".keras" else "skops, a safe non-pickle format"
+        raise ModelFileError(f"{path}: {name or 'a ' + type(model).__name__} is saved as {want} "
+                             f"({kind}); use --output {path.with_suffix(want)}")
+    return path
+
+
 def save_model(model, path, info: dict) -> Path:
     """Write a fitted model and its metadata; returns the path written.
 
     ``path`` without a suffix gets the right one; a wrong suffix is an error
     naming the right one.
     """
-    path = Path(path)
-    want = suffix_for(model)
-    if path.suffix == "":
-        path = path.with_suffix(want)
-    elif path.suffix != want:
-        raise ModelFileError(
-            f"{path}: a {type(model).__name__} is saved as {want} "
-            f"({'Keras native format' if want == '.keras' else 'skops, a safe non-pickle format'}); "
-            f"use --output {path.with_suffix(want)}"
-        )
+    path = model_path(model, path)
+    want = path.suffix
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "format": 1,

@@ -1,0 +1,64 @@
+"""CV scaling: wall time of the same run with 1 and 2 workers (local processes and Dask).
+
+The classic models (logreg, random forest, SVC, HOG+SVM) on MNIST with 3-fold CV on a
+stratified 10,000 images plus a final fit on 20,000 (``_common.scaling_preset``): 16
+units. Each configuration runs into its own empty output folder, so nothing is
+skipped; all in one invocation, one after another. With 1 worker the worker may use
+every core for its thread pools (BLAS, forest); with N workers each gets cores // N,
+so the speed-up is over a run that already uses all cores where the library can.
+Writes ``results/bench/cv_scaling.json``. Target: >= 1.7x at 2 workers. Run::
+
+    python benchmarks/cv_scaling.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CLASSIC_MODELS, RESULTS, machine, now, scaling_preset  # noqa: E402
+
+CONFIGS = [("local", 1), ("local", 2), ("dask", 2)]
+
+
+def main():
+    from mnistbench import load_dataset
+    from mnistbench.evaluation import run_benchmark
+
+    load_dataset("mnist")  # fetched and cached before any clock starts
+    preset = scaling_preset()
+    rows = []
+    for backend, workers in CONFIGS:
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            df = run_benchmark(["mnist"], CLASSIC_MODELS, preset=preset, n_jobs=workers,
+                               backend=backend, output=out, quiet=True, figures=False)
+            wall = time.perf_counter() - t0
+        assert (df["status"] == "ok").all(), df
+        rows.append({"backend": backend, "workers": workers, "wall_seconds": round(wall, 1),
+                     "test_accuracy": dict(zip(df["model"], df["test_accuracy"]))})
+        print(rows[-1], file=sys.stderr, flush=True)
+    base = rows[0]["wall_seconds"]
+    for r in rows:
+        r["speedup_vs_1_worker"] = round(base / r["wall_seconds"], 2)
+    record = {
+        "benchmark": "cv_scaling",
+        "workload": preset.description + f"; models {', '.join(CLASSIC_MODELS)}; 16 units",
+        "target": ">= 1.7x at 2 workers",
+        "rows": rows,
+        "machine": machine(),
+        "timestamp": now(),
+    }
+    (RESULTS / "bench").mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench" / "cv_scaling.json").write_text(json.dumps(record, indent=1) + "\n")
+    for r in rows:
+        print(f"{r['backend']} x{r['workers']}: {r['wall_seconds']} s, "
+              f"speed-up {r['speedup_vs_1_worker']}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Wall time of ``python -m mnistbench run-all`` per preset, as a user runs it.
+
+Each preset runs as a fresh process into an empty output folder (nothing reused),
+MNIST already cached; the wall time covers start-up, every unit, tables and
+figures. One line per run is appended to ``results/bench/run_all_walltime.jsonl``
+and the table ``run_all_walltime.md`` is re-rendered. Run::
+
+    python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+
+OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
+
+
+def render():
+    lines = [
+        "# run-all wall time per preset",
+        "",
+        "Written by `benchmarks/run_all_walltime.py`: `python -m mnistbench run-all --preset P` "
+        "in a fresh process, empty output folder, MNIST cached.",
+        "",
+        "| preset | backend | workers | units | wall time | all ok | machine | when |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in read_jsonl(OUT):
+        lines.append(f"| {r['preset']} | {r['backend']} | {r['n_jobs']} | {r['units']} | "
+                     f"{r['wall_seconds'] / 60:.1f} min | {'yes' if r['all_ok'] else 'no'} | "
+                     f"{r['machine']['host']} | {r['timestamp'][:16]} |")
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="*", default=["quick", "default"])
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--backend", default="local")
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args()
+    if not args.render_only:
+        subprocess.run([sys.executable, "-m", "mnistbench", "fetch-data", "-q"], check=True)
+        for preset in args.presets:
+            with tempfile.TemporaryDirectory() as out:
+                t0 = time.perf_counter()
+                run = subprocess.run(
+                    [sys.executable, "-m", "mnistbench", "run-all", "--preset", preset,
+                     "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend,
+                     "-q"], capture_output=True, text=True)
+                wall = time.perf_counter() - t0
+                records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
+            append_jsonl(OUT, {
+                "preset": preset, "backend": args.backend, "n_jobs": args.n_jobs,
+                "units": len(records), "wall_seconds": round(wall, 1),
+                "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
+                "machine": machine(), "timestamp": now(),
+            })
+            print(f"{preset}: {wall / 60:.1f} min, exit {run.returncode}", file=sys.stderr)
+            render()
+    render()
+
+
+if __name__ == "__main__":
+    main()
