@@ -5,7 +5,7 @@ Heavy libraries (TensorFlow/Keras, XGBoost) are imported lazily: importing
 """
 
 from mnistbench._version import __version__
-from mnistbench.datasets import DATASETS, Dataset, load_dataset
+from mnistbench.datasets import DATASETS, Dataset, load_dataset, load_image_folder
 
 __all__ = [
     "DATASETS",
@@ -15,8 +15,12 @@ __all__ = [
     "MODELS",
     "__version__",
     "load_dataset",
+    "load_image_folder",
+    "load_model",
     "make_model",
+    "prepare_image",
     "run_benchmark",
+    "save_model",
 ]
 
 _LAZY = {
@@ -25,6 +29,9 @@ _LAZY = {
     "MODELS": "mnistbench.models",
     "make_model": "mnistbench.models",
     "run_benchmark": "mnistbench.evaluation",
+    "prepare_image": "mnistbench.imaging",
+    "load_model": "mnistbench.persist",
+    "save_model": "mnistbench.persist",
 }
 
 

@@ -61,6 +61,7 @@ def cmd_run(args) -> int:
             figures=not args.no_figures,
             backend=args.backend,
             scheduler=args.scheduler,
+            threads=args.threads,
         )
     except (DataUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -239,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-jobs", type=int, default=1, metavar="N",
                        help="units run in N worker processes (default: 1; with --backend dask "
                        "and no --scheduler: workers of the local cluster, default one per core)")
+        p.add_argument("--threads", type=int, metavar="T",
+                       help="thread-pool size per worker (default: cores // workers)")
         p.add_argument("--backend", default="local", choices=["local", "dask"],
                        help="local worker processes, or a Dask cluster (default: %(default)s)")
         p.add_argument("--scheduler", metavar="ADDRESS",

@@ -5,7 +5,7 @@ Per (dataset, model): stratified K-fold cross-validation on the training split
 scored on the held-out test split. Each (dataset, model, fold|test) is one *unit*;
 a finished unit is one JSON line appended to ``records.jsonl`` at once, so an
 interrupted run (Ctrl-C, kill -9) loses at most the units in progress and a re-run
-skips every unit already recorded for the same parameters.
+skips every unit already recorded on this machine for the same parameters.
 
 Units run in worker processes (``n_jobs`` of them), so a unit that hangs past
 ``timeout`` seconds is stopped and recorded as timed out, and a crash (even a
@@ -194,9 +194,11 @@ class RecordStore:
                           stacklevel=2)
         return records
 
-    def finished_keys(self) -> set:
-        """Keys of units recorded as ``ok`` (failed and timed-out units are retried)."""
-        return {record_key(r) for r in self.load() if r.get("status") == "ok"}
+    def finished_keys(self, host=None) -> set:
+        """Keys of units recorded as ``ok`` (failed and timed-out units are retried);
+        with ``host``, only those recorded on that machine."""
+        return {record_key(r) for r in self.load()
+                if r.get("status") == "ok" and (host is None or r.get("host") == host)}
 
 
 def _json_default(obj):
@@ -422,7 +424,7 @@ class _Worker:
 
 
 def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=None,
-              on_record=None):
+              on_record=None, threads=None):
     """Run ``units`` in ``n_jobs`` worker processes, appending each record to ``store``.
 
     Parameters
@@ -430,7 +432,8 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
     units : list of Unit
         Units already ``ok`` in ``store`` must be filtered out by the caller.
     n_jobs : int
-        Parallel worker processes; each limits its thread pools to cores // n_jobs.
+        Parallel worker processes; each limits its thread pools to ``threads``
+        (default cores // n_jobs).
     timeout : float or None
         Seconds a unit may take before its worker is killed and the unit recorded
         as ``timeout``.
@@ -450,7 +453,7 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
     device = pending[0].device
 
     def new_worker():
-        return _Worker(ctx, _threads_for(n_jobs), data_options, device)
+        return _Worker(ctx, threads or _threads_for(n_jobs), data_options, device)
 
     workers = [new_worker() for _ in range(n_jobs)]
 
@@ -527,10 +530,11 @@ def run_benchmark(
     figures=True,
     backend="local",
     scheduler=None,
+    threads=None,
 ):
     """Run models on datasets with the preset's protocol; return the comparison table.
 
-    Units already recorded (same dataset, model, split and parameters) in
+    Units already recorded on this machine (same dataset, model, split and parameters) in
     ``<output>/records.jsonl`` are skipped, so an interrupted run resumes and a
     finished one only re-renders the tables and figures.
 
@@ -564,6 +568,9 @@ def run_benchmark(
         the cluster at ``scheduler``.
     scheduler : str, optional
         Address of a running Dask scheduler (implies ``backend="dask"``).
+    threads : int, optional
+        Thread-pool size of each worker (BLAS, OpenMP, XGBoost, forest, TensorFlow);
+        default: this machine's cores // n_jobs (1 on a remote Dask cluster).
 
     Returns
     -------
@@ -620,9 +627,11 @@ def run_benchmark(
     out = Path(output)
     store = RecordStore(out / "records.jsonl")
     units = plan_units(datasets, models, preset, seed=seed, device=device,
-                       threads=_threads_for(n_jobs), verbose=0 if quiet else 1,
+                       threads=threads or _threads_for(n_jobs), verbose=0 if quiet else 1,
                        fingerprints=fingerprints)
-    done = store.finished_keys()
+    # Resume only this machine's work: records made elsewhere (the ones shipped in a
+    # clone's results/, say) are recomputed, so a table never passes them off as yours.
+    done = store.finished_keys(host=host_description())
     # Final fits (the largest training sets) first, so that parallel workers do not end
     # with one long unit running alone.
     todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
@@ -652,12 +661,12 @@ def run_benchmark(
             from mnistbench.dask_backend import run_units_dask  # noqa: PLC0415
 
             statuses = run_units_dask(todo, store, scheduler=scheduler,
-                                      n_workers=n_jobs if n_jobs > 1 else None,
+                                      n_workers=n_jobs if n_jobs > 1 else None, threads=threads,
                                       data_options=data_options, on_record=on_record,
                                       say=None if bar is None else bar.write)
         else:
             statuses = run_units(todo, store, n_jobs=n_jobs, timeout=timeout,
-                                 data_options=data_options, on_record=on_record)
+                                 data_options=data_options, on_record=on_record, threads=threads)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()  # before the message, so it is not drawn over

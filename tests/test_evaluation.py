@@ -47,6 +47,25 @@ def test_failed_units_are_not_counted_as_finished(tmp_path):
     assert store.finished_keys() == {("d", "m", "fold-1", "h")}
 
 
+def test_records_from_another_machine_are_recomputed(tmp_path):
+    """A clone's shipped results/records.jsonl must not pass for the user's own run."""
+    from mnistbench.evaluation import host_description
+
+    out = tmp_path / "out"
+    run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True, figures=False)
+    path = out / "records.jsonl"
+    lines = path.read_text().splitlines()
+    n = len(lines)
+    assert all(json.loads(x)["host"] == host_description() for x in lines)
+    run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True, figures=False)
+    assert len(path.read_text().splitlines()) == n  # same machine: resumed, nothing rerun
+    path.write_text("".join(json.dumps({**json.loads(x), "host": "elsewhere"}) + "\n"
+                            for x in lines))
+    run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True, figures=False)
+    hosts = [json.loads(x)["host"] for x in path.read_text().splitlines()]
+    assert hosts.count("elsewhere") == n and hosts.count(host_description()) == n
+
+
 def test_params_hash_changes_with_what_changes_results():
     a = plan_units(["digits"], ["logreg"], PRESETS["quick"], seed=0)
     b = plan_units(["digits"], ["logreg"], PRESETS["quick"], seed=1)
