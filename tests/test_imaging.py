@@ -82,6 +82,16 @@ def test_two_digits_are_split_left_to_right(mnist):
     assert len(to_mnist(pair(X[0], X[1]), multiple=False).digits) == 1
 
 
+def test_thin_pen_lines_on_large_images():
+    """A 1-pixel pen line covers 0.2 % of a 400x300 photo: not blank, and thickened to
+    about MNIST's stroke width before it is shrunk."""
+    img = np.full((400, 300), 255, np.uint8)
+    img[60:340, 150] = 0
+    digit = to_mnist(img).digits[0]
+    widths = (digit > 64).sum(axis=1)
+    assert widths.max() >= 2 and (widths > 0).sum() >= 18  # a 20-px tall, >= 2-px wide "1"
+
+
 def test_blank_images_are_refused():
     with pytest.raises(BlankImageError, match="blank"):
         to_mnist(np.full((50, 50), 200, np.uint8))
