@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.datasets import DATASETS
+from mnistbench.datasets import DATASETS, is_dataset_name
 
 def _models_registry():
     try:
@@ -191,7 +191,7 @@ def cmd_predict(args) -> int:
 
 
 def _dataset_name(text):
-    if text in DATASETS or text.startswith("folder:"):
+    if is_dataset_name(text):
         return text
     raise argparse.ArgumentTypeError(
         f"unknown dataset {text!r}: choose from {', '.join(sorted(DATASETS))} or folder:PATH"

@@ -696,6 +696,11 @@ DATASETS: dict[str, DatasetEntry] = {
 }
 
 
+def is_dataset_name(name: str) -> bool:
+    """A registered dataset or ``"folder:PATH"``."""
+    return name in DATASETS or name.startswith(FOLDER_PREFIX)
+
+
 def load_dataset(name: str, **kwargs) -> Dataset:
     """Load a registered dataset by name.
 

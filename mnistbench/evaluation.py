@@ -577,14 +577,14 @@ def run_benchmark(
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
-    from mnistbench.datasets import DATASETS, FOLDER_PREFIX  # noqa: PLC0415
+    from mnistbench.datasets import DATASETS, FOLDER_PREFIX, is_dataset_name, load_dataset  # noqa: PLC0415
     from mnistbench.models import MODELS  # noqa: PLC0415
     from mnistbench.report import write_report  # noqa: PLC0415
 
     datasets = list(datasets or DATASETS)
     models = list(models or MODELS)
     for name in datasets:
-        if name not in DATASETS and not name.startswith(FOLDER_PREFIX):
+        if not is_dataset_name(name):
             raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
                              "or folder:PATH")
     for name in models:
@@ -607,14 +607,10 @@ def run_benchmark(
         preset = dataclasses.replace(preset, name=f"{preset.name}-cv{cv}", cv=cv)
     data_options = {"data_file": data_file} if data_file else {}
     if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
-        from mnistbench.datasets import load_dataset  # noqa: PLC0415
-
         load_dataset("mnist", verbose=not quiet, **data_options)
     fingerprints = {}
     for name in datasets:  # read (and cache) a folder once, here, with clear errors
         if name.startswith(FOLDER_PREFIX):
-            from mnistbench.datasets import load_dataset  # noqa: PLC0415
-
             ds = load_dataset(name, verbose=not quiet)
             smallest = int(np.unique(ds.y_train, return_counts=True)[1].min())
             if smallest < preset.cv:

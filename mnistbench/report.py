@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnistbench.datasets import FOLDER_PREFIX
+
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
 TABLE_COLUMNS = [
@@ -117,8 +119,9 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
 
 def slug(dataset: str) -> str:
     """A file-name-safe form of a dataset name ("folder:/x/my digits" -> "folder-my_digits")."""
-    if dataset.startswith("folder:"):
-        dataset = "folder-" + (Path(dataset[len("folder:"):].rstrip("/\\")).name or "root")
+    if dataset.startswith(FOLDER_PREFIX):
+        path = dataset[len(FOLDER_PREFIX):].rstrip("/\\")
+        dataset = "folder-" + (Path(path).name or "root")
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
 
 
@@ -183,6 +186,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
     ok = [r for r in records if r.get("status") == "ok"]
     for dataset in sorted({r["dataset"] for r in ok}):
         mine = [r for r in ok if r["dataset"] == dataset]
+        stem = slug(dataset)
         order = df[(df["dataset"] == dataset)]["model"].tolist()
 
         # 1. fold accuracies per model
@@ -196,7 +200,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_title(f"{dataset}: accuracy per fold")
             ax.tick_params(axis="x", rotation=30)
             ax.grid(axis="y", alpha=0.3)
-            written += _save(fig, out_dir, f"{slug(dataset)}_cv_boxplot")
+            written += _save(fig, out_dir, f"{stem}_cv_boxplot")
 
         # 2. CNN learning curves, one line per fold (train solid, validation dashed)
         curves = [r for r in mine if r.get("history") and r["split"] != "test"]
@@ -216,7 +220,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax_acc.set_xlabel("epoch")
             ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax_loss.legend(fontsize=7)
-            written += _save(fig, out_dir, f"{slug(dataset)}_{model}_learning_curves")
+            written += _save(fig, out_dir, f"{stem}_{model}_learning_curves")
 
         # 3. confusion matrix of the best model on the test split
         tests = [r for r in mine if r["split"] == "test" and r.get("confusion")]
@@ -234,7 +238,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_ylabel("true")
             ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")
             fig.colorbar(im, ax=ax, fraction=0.046)
-            written += _save(fig, out_dir, f"{slug(dataset)}_confusion_best")
+            written += _save(fig, out_dir, f"{stem}_confusion_best")
 
         # 4. accuracy against fit time
         if tests:
@@ -249,7 +253,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_ylabel("test accuracy (%)")
             ax.set_title(f"{dataset}: accuracy vs fit time")
             ax.grid(alpha=0.3)
-            written += _save(fig, out_dir, f"{slug(dataset)}_accuracy_vs_fit_time")
+            written += _save(fig, out_dir, f"{stem}_accuracy_vs_fit_time")
     return written
 
 
