@@ -622,9 +622,15 @@ def run_benchmark(
 
     out = Path(output)
     store = RecordStore(out / "records.jsonl")
+    # Workers and threads per worker, decided once: the units' model n_jobs and the
+    # workers' thread-pool caps must agree, or parallel units oversubscribe the cores.
+    if backend == "dask" and not scheduler:
+        n_workers = n_jobs if n_jobs > 1 else (os.cpu_count() or 1)  # a LocalCluster here
+    else:
+        n_workers = n_jobs
+    threads = threads or (1 if scheduler else _threads_for(n_workers))
     units = plan_units(datasets, models, preset, seed=seed, device=device,
-                       threads=threads or _threads_for(n_jobs), verbose=0 if quiet else 1,
-                       fingerprints=fingerprints)
+                       threads=threads, verbose=0 if quiet else 1, fingerprints=fingerprints)
     # Resume only this machine's work: records made elsewhere (the ones shipped in a
     # clone's results/, say) are recomputed, so a table never passes them off as yours.
     done = store.finished_keys(host=host_description())
@@ -656,8 +662,8 @@ def run_benchmark(
         if backend == "dask":
             from mnistbench.dask_backend import run_units_dask  # noqa: PLC0415
 
-            statuses = run_units_dask(todo, store, scheduler=scheduler,
-                                      n_workers=n_jobs if n_jobs > 1 else None, threads=threads,
+            statuses = run_units_dask(todo, store, scheduler=scheduler, n_workers=n_workers,
+                                      threads=threads,
                                       data_options=data_options, on_record=on_record,
                                       say=None if bar is None else bar.write)
         else:
