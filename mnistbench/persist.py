@@ -54,19 +54,12 @@ def suffix_for(model) -> str:
 
 
 def _versions():
-    import sklearn  # noqa: PLC0415
+    """The run records' library versions (evaluation.library_versions), plus skops."""
+    from importlib import metadata  # noqa: PLC0415
 
-    from mnistbench import __version__  # noqa: PLC0415
+    from mnistbench.evaluation import library_versions  # noqa: PLC0415
 
-    out = {"mnistbench": __version__, "scikit-learn": sklearn.__version__,
-           "numpy": np.__version__}
-    try:
-        import skops  # noqa: PLC0415
-
-        out["skops"] = skops.__version__
-    except ImportError:  # pragma: no cover - a dependency
-        pass
-    return out
+    return {**library_versions(), "skops": metadata.version("skops")}
 
 
 def model_path(model, path, name=None) -> Path:
