@@ -141,19 +141,15 @@ def load_image(path, max_side=MAX_SIDE, max_pixels=MAX_PIXELS) -> np.ndarray:
 
 
 def _grey_from_pil(img) -> np.ndarray:
-    from PIL import Image  # noqa: PLC0415
-    from skimage.color import rgb2gray  # noqa: PLC0415
-
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        span = a.max() - a.min()
-        return (a - a.min()) / span if span > 0 else np.zeros_like(a)
+    """A Pillow image as an array in the form :func:`_as_grey` converts (one path for
+    colour, transparency and scaling, whether the image came from a file or not)."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / float: stretched
+        return _as_grey(np.asarray(img, dtype=np.float64))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, img.convert("RGBA"))
+        return _as_grey(np.asarray(img.convert("RGBA")))  # composited on white
     if img.mode in ("L", "1"):
-        return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
-    return rgb2gray(np.asarray(img.convert("RGB")))
+        return _as_grey(np.asarray(img.convert("L"), dtype=np.float64) / 255.0)
+    return _as_grey(np.asarray(img.convert("RGB")))
 
 
 def _as_grey(image) -> np.ndarray:
