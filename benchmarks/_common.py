@@ -62,3 +62,18 @@ def scaling_preset():
     return Preset("bench-scaling", cv=3, cv_subsample=10000, train_subsample=20000,
                   model_params={"random-forest": {"forest__n_estimators": 100}},
                   description="benchmark: 3-fold CV on 10,000 MNIST images, final fit on 20,000")
+
+
+def timed_scaling_run(**options):
+    """``run_benchmark`` of the classic models on ``scaling_preset()`` into an empty
+    temporary folder (nothing reused); returns ``(table, wall seconds)``."""
+    import tempfile
+    import time
+
+    from mnistbench.evaluation import run_benchmark
+
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        df = run_benchmark(["mnist"], CLASSIC_MODELS, preset=scaling_preset(), output=out,
+                           quiet=True, **options)
+        return df, time.perf_counter() - t0

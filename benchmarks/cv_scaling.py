@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLASSIC_MODELS, RESULTS, machine, now, scaling_preset  # noqa: E402
+from _common import (  # noqa: E402
+    CLASSIC_MODELS, RESULTS, machine, now, scaling_preset, timed_scaling_run,
+)
 
 #: (backend, workers, threads per worker; None = cores // workers)
 CONFIGS = [("local", 1, None), ("local", 2, None), ("dask", 2, None), ("local", 1, 1)]
@@ -30,18 +30,13 @@ CONFIGS = [("local", 1, None), ("local", 2, None), ("dask", 2, None), ("local", 
 
 def main():
     from mnistbench import load_dataset
-    from mnistbench.evaluation import run_benchmark
 
     load_dataset("mnist")  # fetched and cached before any clock starts
     preset = scaling_preset()
     rows = []
     for backend, workers, threads in CONFIGS:
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            df = run_benchmark(["mnist"], CLASSIC_MODELS, preset=preset, n_jobs=workers,
-                               backend=backend, output=out, quiet=True, figures=False,
-                               threads=threads)
-            wall = time.perf_counter() - t0
+        df, wall = timed_scaling_run(n_jobs=workers, backend=backend, threads=threads,
+                                     figures=False)
         assert (df["status"] == "ok").all(), df
         rows.append({"backend": backend, "workers": workers,
                      "threads_per_worker": threads or max(1, (os.cpu_count() or 1) // workers),

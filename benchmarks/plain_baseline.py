@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLASSIC_MODELS, RESULTS, machine, now, scaling_preset  # noqa: E402
+from _common import (  # noqa: E402
+    CLASSIC_MODELS, RESULTS, machine, now, scaling_preset, timed_scaling_run,
+)
 
 
 def plain_script(preset, seed=0):
@@ -55,7 +56,6 @@ def plain_script(preset, seed=0):
 
 def main():
     from mnistbench import load_dataset
-    from mnistbench.evaluation import run_benchmark
 
     load_dataset("mnist")
     preset = scaling_preset()
@@ -65,11 +65,7 @@ def main():
     print(f"plain script: {plain_s:.1f} s", file=sys.stderr, flush=True)
     rows = []
     for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            df = run_benchmark(["mnist"], CLASSIC_MODELS, preset=preset, n_jobs=workers,
-                               output=out, quiet=True, figures=True)
-            wall = time.perf_counter() - t0
+        df, wall = timed_scaling_run(n_jobs=workers, figures=True)
         same = all(abs(row.test_accuracy - plain[row.model]["test_accuracy"]) < 1e-12 and
                    abs(row.cv_accuracy_mean - plain[row.model]["cv_accuracy_mean"]) < 1e-12
                    for row in df.itertuples())

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from mnistbench import load_dataset
-from mnistbench._photos import pair, render
 from mnistbench.cli import main
 from mnistbench.datasets import DataUnavailableError, DataVerificationError, load_image_folder
 from mnistbench.persist import ModelFileError, load_model, read_metadata, save_model
@@ -29,7 +28,6 @@ def mnist():
 def digit_folder(tmp_path_factory, mnist):
     """MNIST training digits as PNG files, dark ink on white, 3x larger, one folder per class."""
     root = tmp_path_factory.mktemp("own") / "digits"
-    rng = np.random.default_rng(0)
     for label in range(10):
         (root / str(label)).mkdir(parents=True)
         for k, i in enumerate(np.flatnonzero(mnist.y_train == label)[:PER_CLASS]):

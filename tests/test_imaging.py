@@ -73,7 +73,7 @@ def test_colour_and_alpha_inputs(mnist):
 
 
 def test_two_digits_are_split_left_to_right(mnist):
-    X, y = mnist.X_test, mnist.y_test
+    X = mnist.X_test
     for i in range(0, 20, 2):
         res = to_mnist(pair(X[i], X[i + 1]))
         assert len(res.digits) == 2
