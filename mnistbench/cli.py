@@ -146,7 +146,8 @@ def cmd_info(args) -> int:
         f"{'yes' if info.get('xgboost_built_with_cuda') else 'no'}, GPU usable: "
         f"{'yes' if info.get('xgboost_gpu_usable') else 'no'}",
         f"Dask:           {info['dask_distributed'] or 'not installed (pip install mnistbench[dask])'}",
-        f"--device auto:  CNN on {info['device_auto']['cnn']}, XGBoost on "
+        f"--device auto:  CNN on {info['device_auto']['cnn']} "
+        f"({info['device_auto']['cnn_precision']}), XGBoost on "
         f"{info['device_auto']['xgboost']}",
     ]
     print("\n".join(lines))

@@ -279,6 +279,8 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         predict_seconds=round(predict_s, 4),
         device=_device_of(final),
     )
+    if getattr(final, "precision_", "float32") != "float32":
+        record["device"] += f" ({final.precision_})"
     if is_cnn:
         record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
     if unit.split == "test":

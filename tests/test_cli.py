@@ -69,5 +69,8 @@ def test_info_reports_backend_gpus_and_xgboost():
     on_gpu = info["keras_device"].startswith("gpu")
     assert info["device_auto"]["cnn"] == ("gpu" if on_gpu else "cpu")
     assert info["device_auto"]["xgboost"] == ("cuda" if info["xgboost_gpu_usable"] else "cpu")
+    assert info["device_auto"]["cnn_precision"] == (
+        "mixed_bfloat16" if info["cpu_native_bf16"] and not on_gpu
+        and info["keras_device"].endswith("(tensorflow)") else "float32")
     text = run_cli("info")
     assert text.returncode == 0 and "--device auto:" in text.stdout

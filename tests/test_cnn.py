@@ -239,6 +239,42 @@ def test_architectures_match_the_tutorial(architecture):
         assert model.get_layer("flatten").output.shape[-1] == 13 * 13 * 32
 
 
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_precision_sets_the_hidden_layers_dtype_policy(digits, precision):
+    clf = KerasCNNClassifier(**FAST, precision=precision).fit(digits.X_train, digits.y_train)
+    assert clf.precision_ == precision
+    policies = {layer.name: layer.dtype_policy.name for layer in clf.model_.layers}
+    assert policies["conv1"] == policies["dense"] == precision
+    # weights, input scaling and the softmax stay float32 in every policy
+    assert policies["scale"] == policies["softmax"] == "float32"
+    assert all(w.dtype == "float32" for w in clf.model_.weights)
+    proba = clf.predict_proba(digits.X_test)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert clf.score(digits.X_test, digits.y_test) > 0.5  # it learns in either precision
+
+
+def test_precision_auto_follows_the_cpu(monkeypatch):
+    from mnistbench import devices
+
+    import keras
+
+    on_cpu = devices.keras_device().startswith("cpu")
+    tf = keras.config.backend() == "tensorflow"
+    for native in (True, False):
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
+        expected = "mixed_bfloat16" if (native and on_cpu and tf) else "float32"
+        assert devices.resolve_precision("auto") == expected
+    assert devices.resolve_precision("float32") == "float32"
+
+
+def test_precision_survives_save_load(digits, tmp_path):
+    clf = KerasCNNClassifier(**FAST, precision="mixed_bfloat16").fit(digits.X_train, digits.y_train)
+    loaded = KerasCNNClassifier.load(clf.save(tmp_path / "bf16.keras"))
+    assert loaded.precision_ == "mixed_bfloat16"
+    np.testing.assert_allclose(loaded.predict_proba(digits.X_test), clf.predict_proba(digits.X_test), rtol=1e-6)
+
+
 def test_model_code_uses_only_the_keras_api():
     source = inspect.getsource(cnn)
     assert "import tensorflow" not in source and "tf." not in source
@@ -299,6 +335,7 @@ def test_bad_parameters_are_named(digits):
     for params, message in [({"architecture": "resnet"}, "architecture='resnet'"),
                             ({"optimizer": "adagrad"}, "optimizer='adagrad'"),
                             ({"epochs": 0}, "epochs=0"),
+                            ({"precision": "float16"}, "precision='float16'"),
                             ({"architecture": "deep", "padding": "valid"}, "too small")]:
         with pytest.raises(ValueError, match=message):
             KerasCNNClassifier(**{**FAST, **params}).fit(digits.X_train, digits.y_train)

@@ -15,9 +15,11 @@ import pytest
 from mnistbench.cli import main
 from mnistbench.evaluation import (
     PRESETS,
+    Preset,
     RecordStore,
     plan_units,
     run_benchmark,
+    run_unit,
     run_units,
 )
 from mnistbench.report import summarize, write_tables
@@ -263,3 +265,14 @@ def test_cli_list_shows_presets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "presets:" in out and "quick" in out and "full" in out
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_cnn_record_names_a_reduced_precision(precision):
+    preset = Preset("t", cv=2, cv_subsample=None, train_subsample=None, description="t",
+                    model_params={"cnn-baseline": {"epochs": 1, "filters": 8, "dense_units": 16,
+                                                   "precision": precision}})
+    record = run_unit(plan_units(["digits"], ["cnn-baseline"], preset)[-1])
+    assert record["status"] == "ok"
+    # the table's device column shows a reduced precision, and only that
+    assert record["device"].endswith(" (mixed_bfloat16)") == (precision == "mixed_bfloat16")
