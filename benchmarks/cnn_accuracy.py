@@ -5,7 +5,9 @@ Trains on the full 60,000 training images and scores the 10,000 test images, for
 * the tutorial's own settings ("How to Develop a CNN for MNIST..."): SGD lr 0.01
   momentum 0.9, batch 32, 10 epochs, 'valid' padding, no dropout, constant rate;
 * our defaults (``KerasCNNClassifier()``: Adam 1e-3 with cosine decay, batch 128,
-  10 epochs, dropout 0.25, 'same' padding), without and with ``augment=True``
+  10 epochs, dropout 0.25, 'same' padding, precision "auto": mixed bfloat16 on a
+  CPU with native bfloat16, float32 elsewhere and in records made before the
+  parameter existed), without and with ``augment=True``
   (15, 20 and 30 epochs: augmentation needs longer training). The table names
   the augmentation policy of each run (it changed once, see cnn.AUGMENTATION).
 
@@ -85,6 +87,7 @@ def run(name, seed):
         "n_test": len(ds.X_test),
         "seed": seed,
         "device": clf.device_,
+        "precision": clf.precision_,
         "machine": machine(),
         "timestamp": now(),
     }
@@ -99,8 +102,8 @@ def render():
         "",
         "Written by `benchmarks/cnn_accuracy.py` from `cnn_accuracy.jsonl`; one row per run.",
         "",
-        "| config | architecture | filters / dense | epochs | batch | optimizer | augmentation | test accuracy | fit s | device | machine | tutorial reports |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | architecture | filters / dense | epochs | batch | optimizer | augmentation | precision | test accuracy | fit s | device | machine | tutorial reports |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, m = r["params"], r["machine"]
@@ -108,7 +111,8 @@ def render():
             f"| {r['config']} | {p['architecture']} | {p['filters']} / {p['dense_units']} | "
             f"{p['epochs']} | {p['batch_size']} | "
             f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']}) | {_augmentation(r)} | "
-            f"{r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
+            # records made before the precision parameter existed were all float32
+            f"{r.get('precision', 'float32')} | {r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
             f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
         )
     (RESULTS / "cnn_accuracy.md").write_text("\n".join(lines) + "\n")

@@ -31,12 +31,14 @@ def render():
         "Written by `benchmarks/run_all_walltime.py`: `python -m mnistbench run-all --preset P` "
         "in a fresh process, empty output folder, MNIST cached.",
         "",
-        "| preset | backend | workers | units | wall time | all ok | machine | when |",
-        "|---|---|---|---|---|---|---|---|",
+        "| preset | backend | workers | units | wall time | all ok | CNN device | machine | when |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in read_jsonl(OUT):
         lines.append(f"| {r['preset']} | {r['backend']} | {r['n_jobs']} | {r['units']} | "
                      f"{r['wall_seconds'] / 60:.1f} min | {'yes' if r['all_ok'] else 'no'} | "
+                     # runs before the CNN's precision parameter: float32 on the CPU
+                     f"{', '.join(r.get('cnn_devices', ['cpu']))} | "
                      f"{r['machine']['host']} | {r['timestamp'][:16]} |")
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
@@ -63,6 +65,8 @@ def main():
                 "preset": preset, "backend": args.backend, "n_jobs": args.n_jobs,
                 "units": len(records), "wall_seconds": round(wall, 1),
                 "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
+                "cnn_devices": sorted({r.get("device", "?") for r in records
+                                       if r["model"].startswith("cnn")}),
                 "machine": machine(), "timestamp": now(),
             })
             print(f"{preset}: {wall / 60:.1f} min, exit {run.returncode}", file=sys.stderr)
