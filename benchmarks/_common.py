@@ -66,14 +66,18 @@ def scaling_preset():
 
 def timed_scaling_run(**options):
     """``run_benchmark`` of the classic models on ``scaling_preset()`` into an empty
-    temporary folder (nothing reused); returns ``(table, wall seconds)``."""
+    temporary folder (nothing reused); returns ``(table, wall seconds, unit seconds)``,
+    the last being the fit + predict seconds summed over the units."""
     import tempfile
     import time
 
-    from mnistbench.evaluation import run_benchmark
+    from mnistbench.evaluation import RecordStore, run_benchmark
 
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         df = run_benchmark(["mnist"], CLASSIC_MODELS, preset=scaling_preset(), output=out,
                            quiet=True, **options)
-        return df, time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        records = RecordStore(Path(out) / "records.jsonl").load()
+        unit_seconds = sum(r["fit_seconds"] + r["predict_seconds"] for r in records)
+        return df, wall, unit_seconds

@@ -7,6 +7,10 @@ skipped; all in one invocation, one after another. With 1 worker the worker may 
 every core for its thread pools (BLAS, forest); with N workers each gets cores // N,
 so the speed-up is over a run that already uses all cores where the library can; a
 fourth run, 1 worker limited to 1 thread, shows the unit-level parallelism alone.
+The summed fit + predict seconds of each run give what this machine allows: how
+much slower the same single-threaded units get when two run at once (memory
+bandwidth and L3 are shared), and the speed-up with perfect balancing and no
+fixed cost (``analysis``).
 Writes ``results/bench/cv_scaling.json``. Target: >= 1.7x at 2 workers. Run::
 
     python benchmarks/cv_scaling.py
@@ -35,12 +39,13 @@ def main():
     preset = scaling_preset()
     rows = []
     for backend, workers, threads in CONFIGS:
-        df, wall = timed_scaling_run(n_jobs=workers, backend=backend, threads=threads,
-                                     figures=False)
+        df, wall, unit_s = timed_scaling_run(n_jobs=workers, backend=backend, threads=threads,
+                                             figures=False)
         assert (df["status"] == "ok").all(), df
         rows.append({"backend": backend, "workers": workers,
                      "threads_per_worker": threads or max(1, (os.cpu_count() or 1) // workers),
                      "wall_seconds": round(wall, 1),
+                     "unit_seconds_sum": round(unit_s, 1),
                      "test_accuracy": dict(zip(df["model"], df["test_accuracy"]))})
         print(rows[-1], file=sys.stderr, flush=True)
     base = rows[0]["wall_seconds"]  # 1 worker using every core
@@ -48,11 +53,25 @@ def main():
     for r in rows:
         r["speedup_vs_1_worker_all_cores"] = round(base / r["wall_seconds"], 2)
         r["speedup_vs_1_worker_1_thread"] = round(single / r["wall_seconds"], 2)
+    # What the hardware allows: the same single-threaded units take longer when two run
+    # at once (shared memory bandwidth and L3); with perfect balancing and no fixed cost
+    # the 2-worker wall time would be half their summed time.
+    by = {(r["backend"], r["workers"], r["threads_per_worker"]): r for r in rows}
+    one_thread, two = by[("local", 1, 1)], by[("local", 2, 1)]
+    contention = two["unit_seconds_sum"] / one_thread["unit_seconds_sum"]
+    ideal_two = two["unit_seconds_sum"] / 2
+    analysis = {
+        "unit_time_inflation_2_workers_vs_1_thread_alone": round(contention, 3),
+        "fixed_seconds_1_worker": round(base - rows[0]["unit_seconds_sum"], 1),
+        "fixed_plus_imbalance_seconds_2_workers": round(two["wall_seconds"] - ideal_two, 1),
+        "ceiling_speedup_2_workers_no_fixed_cost": round(base / ideal_two, 2),
+    }
     record = {
         "benchmark": "cv_scaling",
         "workload": preset.description + f"; models {', '.join(CLASSIC_MODELS)}; 16 units",
         "target": ">= 1.7x at 2 workers",
         "rows": rows,
+        "analysis": analysis,
         "machine": machine(),
         "timestamp": now(),
     }
@@ -62,6 +81,7 @@ def main():
         print(f"{r['backend']} x{r['workers']} ({r['threads_per_worker']} threads): "
               f"{r['wall_seconds']} s, speed-up {r['speedup_vs_1_worker_all_cores']}x over 1 "
               f"worker on all cores, {r['speedup_vs_1_worker_1_thread']}x over 1 worker on 1 thread")
+    print(analysis)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def main():
     print(f"plain script: {plain_s:.1f} s", file=sys.stderr, flush=True)
     rows = []
     for workers in (1, 2):
-        df, wall = timed_scaling_run(n_jobs=workers, figures=True)
+        df, wall, _ = timed_scaling_run(n_jobs=workers, figures=True)
         same = all(abs(row.test_accuracy - plain[row.model]["test_accuracy"]) < 1e-12 and
                    abs(row.cv_accuracy_mean - plain[row.model]["cv_accuracy_mean"]) < 1e-12
                    for row in df.itertuples())
