@@ -73,6 +73,7 @@ def main():
         "model_file": Path(args.model).name,
         "model": meta.get("model"),
         "model_test_accuracy": meta.get("test_accuracy"),
+        "model_precision": getattr(model, "precision_", None),
         "original_accuracy_on_these_digits": float(np.mean(original == y)),
         "rows": rows,
         "seed": args.seed,
@@ -86,7 +87,8 @@ def main():
         "",
         f"Written by `benchmarks/imaging_agreement.py` ({record['timestamp']}). Model: "
         f"`{record['model']}` trained by `python -m mnistbench train` on all 60,000 MNIST "
-        f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %). "
+        f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %"
+        + (f", {record['model_precision']}" if record["model_precision"] else "") + "). "
         f"The first {args.n:,} MNIST test digits, each rendered as below, prepared with "
         "`mnistbench.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
         "original 28x28 digit; accuracy = equal to the true label (originals: "
