@@ -279,8 +279,6 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         predict_seconds=round(predict_s, 4),
         device=_device_of(final),
     )
-    if getattr(final, "precision_", "float32") != "float32":
-        record["device"] += f" ({final.precision_})"
     if is_cnn:
         record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
     if unit.split == "test":
@@ -291,10 +289,13 @@ def run_unit(unit: Unit, data_options=None) -> dict:
 
 
 def _device_of(estimator):
-    device = getattr(estimator, "device_", None)
-    if device:
-        return device.split(" (")[0] if device.startswith("cpu") else device
-    return "cpu"
+    """The record's device: "cpu", "cuda", "gpu:NAME (backend)"; a CNN computing in a
+    reduced precision adds it, e.g. "cpu (mixed_bfloat16)"."""
+    device = getattr(estimator, "device_", None) or "cpu"
+    if device.startswith("cpu"):
+        device = device.split(" (")[0]
+    precision = getattr(estimator, "precision_", "float32")
+    return device if precision == "float32" else f"{device} ({precision})"
 
 
 def _base_record(unit: Unit) -> dict:
