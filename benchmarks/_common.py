@@ -44,6 +44,11 @@ def append_jsonl(path: Path, record: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def table_header(*columns: str) -> list[str]:
+    """The header and separator lines of a Markdown table with these columns."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
 
 TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,
                 padding="valid", dropout=0.0, lr_schedule="constant")
@@ -102,8 +102,9 @@ def render():
         "",
         "Written by `benchmarks/cnn_accuracy.py` from `cnn_accuracy.jsonl`; one row per run.",
         "",
-        "| config | architecture | filters / dense | epochs | batch | optimizer | augmentation | precision | test accuracy | fit s | device | machine | tutorial reports |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *table_header("config", "architecture", "filters / dense", "epochs", "batch", "optimizer",
+                      "augmentation", "precision", "test accuracy", "fit s", "device", "machine",
+                      "tutorial reports"),
     ]
     for r in rows:
         p, m = r["params"], r["machine"]

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
 
 TARGET = 0.99
 OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"
@@ -113,9 +113,9 @@ def render():
         "on all 60,000 images until the test accuracy, checked after every epoch (scoring off "
         "the clock), first reaches 99.0 %; first-epoch compilation included. Seed 0.",
         "",
-        "| config | backend | architecture | precision | batch | optimizer | schedule epochs | reached 99 % | "
-        "time to 99 % (s) | at epoch | s/epoch (after 1st) | best test acc | device | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *table_header("config", "backend", "architecture", "precision", "batch", "optimizer",
+                      "schedule epochs", "reached 99 %", "time to 99 % (s)", "at epoch",
+                      "s/epoch (after 1st)", "best test acc", "device", "machine"),
     ]
     for r in rows:
         p = r["params"]

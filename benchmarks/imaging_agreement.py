@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, now  # noqa: E402
+from _common import RESULTS, machine, now, table_header  # noqa: E402
 
 
 def main():
@@ -95,8 +95,8 @@ def main():
         f"{100 * record['original_accuracy_on_these_digits']:.2f} %). Machine: "
         f"{record['machine']['host']}.",
         "",
-        "| variant | images | image size | agreement | accuracy | to_mnist ms/image |",
-        "|---|---|---|---|---|---|",
+        *table_header("variant", "images", "image size", "agreement", "accuracy",
+                      "to_mnist ms/image"),
     ]
     for r in rows:
         ms = r.get("prepare_ms_per_image", "")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
 
 OUT = RESULTS / "models.jsonl"
 TARGETS = {"logreg": 0.92, "random-forest": 0.97, "svc": 0.983, "xgboost": 0.978, "hog-svm": 0.99,
@@ -68,8 +68,8 @@ def render():
         "",
         "Written by `benchmarks/models.py` from `models.jsonl` (newest run per row).",
         "",
-        "| dataset | model | test accuracy | target (MNIST) | macro F1 | fit s | predict s | device | machine |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *table_header("dataset", "model", "test accuracy", "target (MNIST)", "macro F1", "fit s",
+                      "predict s", "device", "machine"),
     ]
     for (dataset, name), r in sorted(latest.items(), key=lambda kv: (kv[0][0], -kv[1]["test_accuracy"])):
         target = TARGETS.get(name) if dataset == "mnist" else None

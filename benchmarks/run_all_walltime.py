@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
 
 OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
 
@@ -31,8 +31,8 @@ def render():
         "Written by `benchmarks/run_all_walltime.py`: `python -m mnistbench run-all --preset P` "
         "in a fresh process, empty output folder, MNIST cached.",
         "",
-        "| preset | backend | workers | units | wall time | all ok | CNN device | machine | when |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *table_header("preset", "backend", "workers", "units", "wall time", "all ok", "CNN device",
+                      "machine", "when"),
     ]
     for r in read_jsonl(OUT):
         lines.append(f"| {r['preset']} | {r['backend']} | {r['n_jobs']} | {r['units']} | "
