@@ -13,7 +13,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 def machine() -> dict:
     """The machine a figure was measured on (same description as run-all's records)."""
-    from mnistbench.evaluation import host_description, library_versions
+    from mnistbench.hostinfo import host_description, library_versions
 
     info = {
         "host": host_description(),

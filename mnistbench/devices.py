@@ -225,7 +225,7 @@ def system_info() -> dict:
     from importlib import metadata  # noqa: PLC0415
 
     from mnistbench import __version__  # noqa: PLC0415
-    from mnistbench.evaluation import host_description  # noqa: PLC0415
+    from mnistbench.hostinfo import host_description  # noqa: PLC0415
 
     def version(dist):
         try:

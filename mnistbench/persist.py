@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.errors import MnistbenchError
+from mnistbench.hostinfo import library_versions
+
 __all__ = ["ModelFileError", "SUFFIXES", "load_model", "model_path", "read_metadata", "save_model",
            "suffix_for"]
 
@@ -43,7 +46,7 @@ TRUSTED_TYPES = frozenset({
 })
 
 
-class ModelFileError(ValueError):
+class ModelFileError(MnistbenchError, ValueError):
     """A model file is missing, of an unknown kind, or refused as unsafe."""
 
 
@@ -54,10 +57,8 @@ def suffix_for(model) -> str:
 
 
 def _versions():
-    """The run records' library versions (evaluation.library_versions), plus skops."""
+    """The run records' library versions (hostinfo.library_versions), plus skops."""
     from importlib import metadata  # noqa: PLC0415
-
-    from mnistbench.evaluation import library_versions  # noqa: PLC0415
 
     return {**library_versions(), "skops": metadata.version("skops")}
 
@@ -143,18 +144,36 @@ def load_model(path, trust=False):
     """
     path = Path(path)
     meta = read_metadata(path)
-    if path.suffix == ".keras":
-        from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415
+    try:
+        if path.suffix == ".keras":
+            from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415
 
-        return KerasCNNClassifier.load(path), meta
-    import skops.io as sio  # noqa: PLC0415
+            return KerasCNNClassifier.load(path), meta
+        import skops.io as sio  # noqa: PLC0415
 
-    untrusted = sio.get_untrusted_types(file=path)
-    unknown = sorted(set(untrusted) - TRUSTED_TYPES)
-    if unknown and not trust:
-        raise ModelFileError(
-            f"{path}: refusing to load types that are not on mnistbench's allow-list: "
-            f"{', '.join(unknown)}. If you made this file or trust its origin, pass --trust "
-            "(load_model(..., trust=True))"
-        )
-    return sio.load(path, trusted=list(untrusted)), meta
+        untrusted = sio.get_untrusted_types(file=path)
+        unknown = sorted(set(untrusted) - TRUSTED_TYPES)
+        if unknown and not trust:
+            raise ModelFileError(
+                f"{path}: refusing to load types that are not on mnistbench's allow-list: "
+                f"{', '.join(unknown)}. If you made this file or trust its origin, pass --trust "
+                "(load_model(..., trust=True))"
+            )
+        return sio.load(path, trusted=list(untrusted)), meta
+    except (ModelFileError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the loader says, it is this file
+        raise _load_error(path, exc) from None
+
+
+def _load_error(path, exc) -> ModelFileError:
+    """One clear message for a model file its loader refused or could not read."""
+    text = str(exc)
+    if "safe_mode" in text or "Lambda" in text:
+        return ModelFileError(
+            f"{path}: refused, it holds Python code (e.g. a Lambda layer) that Keras's safe mode "
+            "will not run. mnistbench's own model files never contain code: use a file written "
+            "by `python -m mnistbench train`")
+    return ModelFileError(
+        f"{path}: damaged or incomplete model file ({type(exc).__name__}: {text[:200]}); "
+        "write it again with `python -m mnistbench train`")

@@ -1,0 +1,79 @@
+"""The one base class of the errors mnistbench raises on purpose.
+
+Every such error's message names the problem and the fix in one line. The
+command line catches :class:`MnistbenchError` once and prints ``error: ...``
+without a traceback; Python users can catch it the same way. Each subclass also
+derives from the built-in class it replaces (``ValueError``, ``OSError``...), so
+existing ``except ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["MnistbenchError", "OutputError", "UsageError", "check_writable_dir",
+           "check_writable_file"]
+
+
+class MnistbenchError(Exception):
+    """Base class of mnistbench's own errors (clear one-line messages)."""
+
+
+class UsageError(MnistbenchError, ValueError):
+    """A bad argument or option: the message says which values are allowed."""
+
+
+class OutputError(MnistbenchError, OSError):
+    """An output file or folder that cannot be written (found before any work)."""
+
+
+def _existing_ancestor(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _probe_dir(folder: Path, shown: Path, option: str) -> None:
+    """Create and remove a scratch file in ``folder``: the only test that also holds
+    for root, read-only mounts and ACLs."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mnistbench-write-test-", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{shown}: cannot write in {folder} ({exc.strerror or exc}); "
+                          f"choose another {option}") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_writable_dir(path, option="--output") -> Path:
+    """Fail now, not after hours of work, if ``path`` cannot be (made into) a folder we
+    can write in. Nothing is created."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file, not a folder; choose another {option}, a folder "
+                          f"(e.g. {path.with_suffix('')}-results)")
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        raise OutputError(f"{path}: {base} is a file, so no folder can be made there; choose "
+                          f"another {option}")
+    _probe_dir(base, path, option)
+    return path
+
+
+def check_writable_file(path, option="--output") -> Path:
+    """Fail now if the file ``path`` could not be written or appended to later."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder, not a file; choose another {option}")
+    check_writable_dir(path.parent if str(path.parent) else Path("."), option)
+    if path.exists():
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot be appended to ({exc.strerror or exc}); make it "
+                              f"writable (chmod u+w {path}) or choose another {option}") from None
+    return path
