@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.devices import import_keras_quietly, keras_device, resolve_precision
-from mnistbench.features import image_shape_for
+from mnistbench.features import check_greyscale, image_shape_for
 
 keras = import_keras_quietly()
 
@@ -362,17 +362,7 @@ class KerasCNNClassifier(KerasClassifier):
         # object/complex dtypes are the ones users know. Finiteness is checked below.
         X = check_array(X, dtype="numeric", allow_nd=True, ensure_all_finite=False)
         if X.ndim == 4:
-            if X.shape[-1] in (3, 4):
-                raise ValueError(
-                    f"X has {X.shape[-1]} colour channels (shape {X.shape}); this CNN takes "
-                    "greyscale images: convert first, e.g. skimage.color.rgb2gray(X) or "
-                    "X.mean(axis=-1)"
-                )
-            if X.shape[-1] != 1:
-                raise ValueError(
-                    f"X has shape {X.shape}; expected (n, h, w) or (n, h, w, 1) greyscale images"
-                )
-            X = X[..., 0]
+            X = check_greyscale(X)[..., 0]
         elif X.ndim > 4:
             raise ValueError(f"X has {X.ndim} dimensions (shape {X.shape}); expected 2 to 4")
         n_pixels = int(np.prod(X.shape[1:]))
@@ -625,7 +615,16 @@ class KerasCNNClassifier(KerasClassifier):
         images, _ = self._as_images(X, fitting=False)
         kwargs.setdefault("batch_size", max(1024, self.batch_size))
         kwargs.setdefault("verbose", 0)
-        return super()._predict_raw(images, **kwargs)
+        # Predict in a canonical order of the images, then put the rows back. Batched
+        # float32 kernels (oneDNN on AVX2, say) may round a sample differently at the
+        # last bit depending on where it sits in a batch; in canonical order the same
+        # set of images always makes the same batches, so the output of each image
+        # cannot depend on the order the caller passed them in.
+        order = canonical_order(images)
+        raw = np.asarray(super()._predict_raw(images[order], **kwargs))
+        out = np.empty_like(raw)
+        out[order] = raw
+        return out
 
     def predict_proba(self, X, **kwargs):
         """Class probabilities, shape (n, n_classes), rows summing to 1."""
@@ -683,8 +682,9 @@ class KerasCNNClassifier(KerasClassifier):
             raise ValueError(
                 f"{path} is not a model saved by KerasCNNClassifier.save ({exc})"
             ) from exc
+        model = keras.saving.load_model(path, safe_mode=True)  # refuses stored code first
         est = cls(**meta["params"])
-        est.model_ = keras.saving.load_model(path, safe_mode=True)
+        est.model_ = model
         classes = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
         est.image_shape_ = tuple(meta["image_shape"])
         est.x_scale_ = meta["x_scale"]
@@ -712,6 +712,14 @@ class KerasCNNClassifier(KerasClassifier):
         self.device_ = keras_device()
         self.precision_ = self.model_.get_layer("conv1").dtype_policy.name
         BaseWrapper._initialize_callbacks(self)
+
+
+def canonical_order(images) -> np.ndarray:
+    """A permutation that sorts images by their bytes: the same for any ordering of the
+    same images (identical images are interchangeable)."""
+    rows = np.ascontiguousarray(images).reshape(len(images), -1)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    return np.argsort(keys, kind="stable")
 
 
 def _json_params(params):
