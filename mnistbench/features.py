@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "deskew", "hog_batch",
-           "image_shape_for", "images_from"]
+__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale", "deskew",
+           "hog_batch", "image_shape_for", "images_from"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 
@@ -50,8 +50,8 @@ def images_from(X, image_shape=None):
 
     Flat rows are read as square images unless ``image_shape`` says otherwise.
     """
-    X = np.asarray(X)
-    if X.ndim == 4 and X.shape[-1] == 1:
+    X = check_greyscale(np.asarray(X))
+    if X.ndim == 4:
         return X[..., 0]
     if X.ndim == 3:
         return X
@@ -80,12 +80,32 @@ def _validated_images(estimator, X, reset):
     return images_from(flat, estimator.image_shape_), shape
 
 
+def check_greyscale(X):
+    """Refuse colour images, (n, h, w, 3) or (n, h, w, 4), and other 4-D shapes whose last
+    axis is not a single grey channel, with the fix; return X unchanged otherwise.
+
+    Without this, a pixel model would flatten 8x8 RGB images into 192 "features" and
+    train on them silently.
+    """
+    if getattr(X, "ndim", 0) == 4 and X.shape[-1] != 1:
+        if X.shape[-1] in (3, 4):
+            raise ValueError(
+                f"X has {X.shape[-1]} colour channels (shape {X.shape}); the models take "
+                "greyscale images: convert first, e.g. skimage.color.rgb2gray(X) or "
+                "X.mean(axis=-1)"
+            )
+        raise ValueError(
+            f"X has shape {X.shape}; expected (n, h, w) or (n, h, w, 1) greyscale images"
+        )
+    return X
+
+
 def _flatten(X):
     """(flat rows, (h, w) if X came as images else None); sparse input passes untouched
     so that ``validate_data`` reports it."""
     if hasattr(X, "toarray"):
         return X, None
-    X = np.asarray(X)
+    X = check_greyscale(np.asarray(X))
     if X.ndim in (3, 4):
         return X.reshape(len(X), -1), X.shape[1:3]
     return X, None
@@ -127,7 +147,9 @@ def _bin_edges(orientations):
 def _normalize_blocks_inplace(blocks, method, eps=1e-5):
     """skimage's block normalisations on rows of ``blocks`` (one block per row), in place.
 
-    Computed in float32 (skimage uses float64): the results agree to ~1e-7.
+    Blocks are float32 (skimage uses float64): the results agree to ~1e-7. The first
+    sum of squares is taken in float64, as skimage does: in float32 it overflows for
+    pixel values above ~1e18, and every feature would silently become 0.
     """
     eps = np.float32(eps)
     if method in ("L1", "L1-sqrt"):
@@ -138,7 +160,8 @@ def _normalize_blocks_inplace(blocks, method, eps=1e-5):
         return
     if method not in ("L2", "L2-Hys"):
         raise ValueError(f"block_norm={method!r} is not one of {BLOCK_NORMS}")
-    blocks /= np.sqrt(np.einsum("ij,ij->i", blocks, blocks) + eps * eps)[:, None]
+    squares = np.einsum("ij,ij->i", blocks, blocks, dtype=np.float64)
+    blocks /= np.sqrt(squares + float(eps) ** 2).astype(np.float32)[:, None]
     if method == "L2-Hys":
         np.minimum(blocks, np.float32(0.2), out=blocks)
         blocks /= np.sqrt(np.einsum("ij,ij->i", blocks, blocks) + eps * eps)[:, None]
