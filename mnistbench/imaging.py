@@ -29,10 +29,13 @@ decoded reduced are refused with a clear error.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from mnistbench.errors import MnistbenchError
 
 __all__ = [
     "BlankImageError",
@@ -59,11 +62,11 @@ CORE_LEVEL = 0.1  # measured: 0.05-0.15 agree best with the original predictions
 MIN_CONTRAST = 0.08  # spread (0-1) between dark and light pixels below which an image is blank
 
 
-class ImageReadError(ValueError):
+class ImageReadError(MnistbenchError, ValueError):
     """A file is missing, unreadable, not an image, or too large."""
 
 
-class BlankImageError(ValueError):
+class BlankImageError(MnistbenchError, ValueError):
     """An image holds no ink that could be a digit."""
 
 
@@ -110,13 +113,22 @@ def load_image(path, max_side=MAX_SIDE, max_pixels=MAX_PIXELS) -> np.ndarray:
     if path.is_dir():
         raise ImageReadError(f"{path}: is a directory, not an image file")
     try:
-        img = Image.open(path)  # reads the header only
+        with warnings.catch_warnings():  # our own pixel limit below says it better
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads the header only
+    except MemoryError:
+        raise
     except UnidentifiedImageError:
         raise ImageReadError(
             f"{path}: not an image this reader understands (PNG, JPEG, BMP, GIF, TIFF, WebP...)"
         ) from None
-    except OSError as exc:
-        raise ImageReadError(f"{path}: cannot be read ({exc})") from None
+    except Image.DecompressionBombError as exc:  # the header claims a gigantic image
+        raise ImageReadError(
+            f"{path}: refused, its header claims more pixels than any photo of a digit needs "
+            f"({exc}); shrink it first (a digit needs a few hundred pixels)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any other decoder failure is this file's problem
+        raise ImageReadError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
     with img:
         w, h = img.size
         if w == 0 or h == 0:
@@ -136,7 +148,9 @@ def load_image(path, max_side=MAX_SIDE, max_pixels=MAX_PIXELS) -> np.ndarray:
             if max(img.size) > max_side:
                 img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             return _grey_from_pil(img)
-        except (OSError, SyntaxError, ValueError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, ValueError, bombs...
             raise ImageReadError(f"{path}: damaged or truncated image ({exc})") from None
 
 
