@@ -7,11 +7,14 @@ touching this file. Heavy imports happen inside the command functions.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS, is_dataset_name
+from mnistbench.errors import MnistbenchError, UsageError
+from mnistbench.evaluation import DEFAULT_OUTPUT
 
 def _models_registry():
     try:
@@ -42,7 +45,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from mnistbench.datasets import DataUnavailableError  # noqa: PLC0415
     from mnistbench.evaluation import run_benchmark  # noqa: PLC0415
 
     try:
@@ -63,9 +65,6 @@ def cmd_run(args) -> int:
             scheduler=args.scheduler,
             threads=args.threads,
         )
-    except (DataUnavailableError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     if not args.quiet:
@@ -84,23 +83,18 @@ def cmd_report(args) -> int:
     from mnistbench.report import write_report  # noqa: PLC0415
 
     store = RecordStore(Path(args.output) / "records.jsonl")
-    records = store.load()
+    records = store.reportable()
     if not records:
-        print(f"error: no records in {store.path}; run `python -m mnistbench run-all` first",
-              file=sys.stderr)
-        return 1
-    try:
-        df = write_report(records, args.output, args.preset, args.seed)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise MnistbenchError(f"no records in {store.path}; run `python -m mnistbench run-all "
+                         f"--output {args.output}` first")
+    df = write_report(records, args.output, args.preset, args.seed)
     _print_table(df)
     print(f"tables and figures written to {args.output}/", file=sys.stderr)
     return 0
 
 
 def cmd_fetch_data(args) -> int:
-    from mnistbench.datasets import DataUnavailableError, load_dataset  # noqa: PLC0415
+    from mnistbench.datasets import load_dataset  # noqa: PLC0415
 
     names = args.dataset or list(DATASETS)
     status = 0
@@ -114,7 +108,7 @@ def cmd_fetch_data(args) -> int:
                 force=args.force,
                 verbose=not args.quiet,
             )
-        except DataUnavailableError as exc:
+        except MnistbenchError as exc:  # the other datasets are still fetched
             print(f"error: {exc}", file=sys.stderr)
             status = 1
             continue
@@ -155,35 +149,25 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from mnistbench.datasets import DataUnavailableError  # noqa: PLC0415
     from mnistbench.finalize import parse_param, train_final  # noqa: PLC0415
 
     say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    try:
-        params = dict(parse_param(p) for p in args.param or [])
-        if args.epochs is not None:
-            params["epochs"] = args.epochs
-        data_options = {"data_file": args.data_file} if args.data_file else {}
-        path, info = train_final(args.model, args.dataset, args.output, params=params,
-                                 seed=args.seed, device=args.device, data_options=data_options,
-                                 say=say, verbose=not args.quiet)
-    except (DataUnavailableError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    params = dict(parse_param(p) for p in args.param or [])
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    data_options = {"data_file": args.data_file} if args.data_file else {}
+    path, info = train_final(args.model, args.dataset, args.output, params=params,
+                             seed=args.seed, device=args.device, data_options=data_options,
+                             say=say, verbose=not args.quiet)
     print(f"{path}\t{args.model}\t{info['dataset']}\ttest accuracy {info['test_accuracy']:.4f}")
     return 0
 
 
 def cmd_predict(args) -> int:
     from mnistbench.finalize import format_predictions, predict_files, report_errors  # noqa: PLC0415
-    from mnistbench.persist import ModelFileError  # noqa: PLC0415
 
-    try:
-        results, _ = predict_files(args.images, args.model, trust=args.trust,
-                                   multiple=not args.single, top=args.top)
-    except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    results, _ = predict_files(args.images, args.model, trust=args.trust,
+                               multiple=not args.single, top=args.top)
     out = format_predictions(results, as_json=args.json)
     if out:
         print(out)
@@ -250,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "--backend dask); without it a LocalCluster is started")
         p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                        help="GPU for XGBoost/CNN when present (default: auto)")
-        p.add_argument("--output", default="results", metavar="DIR",
-                       help="records, tables and figures (default: %(default)s)")
+        p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                       help="records, tables and figures (default: %(default)s; the reference "
+                       "results shipped in the repository's results/ are never resumed)")
         p.add_argument("--timeout", type=float, metavar="SECONDS",
                        help="stop a unit running longer than this and record it as timed out")
         p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
@@ -275,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
-    p.add_argument("--output", default="results", metavar="DIR")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+                   help="folder of a run's records.jsonl (default: %(default)s; "
+                   "`--output results` re-renders the reference results)")
     p.add_argument("--preset", default="default", help="which run's records (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report)
@@ -312,7 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit codes: 1 a failure, 2 a bad argument (as argparse), 130 interrupted.
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
 def main(argv=None) -> int:
+    """Run one command; every error it raises on purpose becomes one ``error:`` line.
+
+    ``MNISTBENCH_DEBUG=1`` shows the traceback of an unexpected error instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -322,4 +317,16 @@ def main(argv=None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MnistbenchError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        if os.environ.get("MNISTBENCH_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug in mnistbench: "
+              "please report it; MNISTBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_FAILED

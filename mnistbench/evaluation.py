@@ -15,22 +15,34 @@ segfault) is recorded as failed while the run goes on.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import multiprocessing as mp
+import numbers
 import os
-import platform
+import signal
 import sys
+import threading
 import time
 import traceback
+import uuid
+import warnings
 from collections import Counter
 from multiprocessing.connection import wait
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PRESETS", "Preset", "RecordStore", "Unit", "plan_units", "run_units"]
+from mnistbench.errors import UsageError, check_writable_dir, check_writable_file
+from mnistbench.hostinfo import host_description, library_versions
+
+__all__ = ["DEFAULT_OUTPUT", "PRESETS", "Preset", "RecordStore", "Unit", "plan_units",
+           "run_units"]
+
+#: Where a run writes when no output folder is given. Not ``results/``: that folder
+#: holds the project's reference results, which a user's run must never overwrite or
+#: pass off as its own.
+DEFAULT_OUTPUT = "mnistbench-results"
 
 
 # --------------------------------------------------------------------------- presets
@@ -156,49 +168,117 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
 
 
 # --------------------------------------------------------------------------- records
+#: Fields every record has; a line without them is not a record.
+RECORD_FIELDS = {"dataset": str, "model": str, "split": str, "params_hash": str, "status": str}
+
+
+def _is_record(obj) -> bool:
+    return isinstance(obj, dict) and all(isinstance(obj.get(k), t) for k, t in RECORD_FIELDS.items())
+
+
 class RecordStore:
     """Append-only JSON-lines file of finished units.
 
     Each record is written with one ``write`` on a file opened in append mode and
-    fsync'd, so a crash loses at most the line being written; a truncated last
-    line is skipped (with a warning) when reading.
+    fsync'd, so a crash loses at most the line being written. A torn last line
+    (kill -9 in the middle of a write) is closed with a newline before the next
+    record, so it never swallows that record; unreadable lines and lines that are
+    not records are skipped with one warning naming them, and their units run again.
+
+    Ownership: the first run that writes to a folder leaves an owner file
+    (``.mnistbench-owner.json``, never shipped: .gitignore'd in the repository)
+    with a random store id, and stamps it on each record. A run resumes only
+    records of its own store made on this machine, so records copied in from
+    elsewhere (the reference results of a clone, say) are never passed off as a
+    user's: they are recomputed, and ``report`` shows them only for a folder no run
+    has claimed.
     """
+
+    OWNER_FILE = ".mnistbench-owner.json"
 
     def __init__(self, path):
         self.path = Path(path)
+        self._skipped = None
+
+    @property
+    def owner_path(self) -> Path:
+        return self.path.parent / self.OWNER_FILE
+
+    def store_id(self, create=False):
+        """This folder's store id (None if no run claimed it; ``create`` claims it)."""
+        try:
+            owner = json.loads(self.owner_path.read_text())
+            if isinstance(owner, dict) and isinstance(owner.get("store_id"), str):
+                return owner["store_id"]
+        except (OSError, ValueError):
+            pass
+        if not create:
+            return None
+        store_id = uuid.uuid4().hex[:16]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.owner_path.write_text(json.dumps({
+            "store_id": store_id, "host": host_description(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "note": "written by mnistbench: records stamped with this id are this folder's own "
+                    "and may be resumed; do not copy this file with the records",
+        }, indent=1) + "\n")
+        return store_id
 
     def append(self, record: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Append one record, stamped with this folder's store id."""
+        record = {**record, "store": self.store_id(create=True)}
         line = (json.dumps(record, default=_json_default) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # close a torn last line: it must not swallow this one
             os.write(fd, line)
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def load(self) -> list[dict]:
+    def load(self, warn=True) -> list[dict]:
+        """Every record in the file, in order; skipped lines are warned about once."""
         if not self.path.exists():
             return []
-        records, bad = [], 0
+        records, bad = [], []
         with open(self.path, "rb") as fh:
-            for raw in fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
                 try:
-                    records.append(json.loads(raw))
+                    obj = json.loads(raw)
                 except ValueError:
-                    bad += 1
-        if bad:
-            import warnings  # noqa: PLC0415
-
-            warnings.warn(f"{self.path}: skipped {bad} unreadable line(s) (an interrupted write)",
-                          stacklevel=2)
+                    obj = None
+                if _is_record(obj):
+                    records.append(obj)
+                else:
+                    bad.append(number)
+        if bad and warn and bad != self._skipped:
+            self._skipped = bad
+            shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+            warnings.warn(
+                f"{self.path}: skipped {len(bad)} line(s) that are not records (line {shown}): "
+                "an interrupted write or an edited file; their units are run again",
+                stacklevel=2)
         return records
 
+    def own_records(self, host=None) -> list[dict]:
+        """Records of this folder's own store (and, with ``host``, made on that machine)."""
+        store_id = self.store_id()
+        return [r for r in self.load() if store_id is not None and r.get("store") == store_id
+                and (host is None or r.get("host") == host)]
+
     def finished_keys(self, host=None) -> set:
-        """Keys of units recorded as ``ok`` (failed and timed-out units are retried);
-        with ``host``, only those recorded on that machine."""
-        return {record_key(r) for r in self.load()
-                if r.get("status") == "ok" and (host is None or r.get("host") == host)}
+        """Keys of this store's own units recorded as ``ok`` (failed and timed-out units
+        are retried); with ``host``, only those recorded on that machine."""
+        return {record_key(r) for r in self.own_records(host) if r.get("status") == "ok"}
+
+    def reportable(self) -> list[dict]:
+        """The records a report shows: the folder's own once a run has claimed it, else
+        all of them (a folder of reference results)."""
+        return self.own_records() if self.store_id() else self.load()
 
 
 def _json_default(obj):
@@ -313,33 +393,6 @@ def _base_record(unit: Unit) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=1)
-def library_versions() -> dict:
-    from importlib import metadata  # noqa: PLC0415
-
-    out = {"python": platform.python_version()}
-    for name in ("mnistbench", "numpy", "scikit-learn", "scikeras", "keras", "tensorflow",
-                 "xgboost", "scikit-image", "pandas"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def host_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} x {cpu}"
-
-
 # --------------------------------------------------------------------------- workers
 def thread_env(threads, device="auto") -> dict:
     """Environment that caps a worker's thread pools (BLAS, OpenMP, TensorFlow) at
@@ -355,22 +408,34 @@ def thread_env(threads, device="auto") -> dict:
     return env
 
 
+def _exit_with_parent(parent_pid):
+    """Watchdog thread of a worker: leave at once, quietly, when the parent is gone
+    (kill -9 of the run), even in the middle of a unit."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
 def _worker_main(conn, threads, data_options, parent_pid, device="auto"):
     """Worker loop: receive a Unit, send back its record (or the error)."""
     os.environ.update(thread_env(threads, device))  # before any framework is imported
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     import mnistbench.models  # noqa: F401, PLC0415 - start-up is not charged to a unit
     import sklearn.metrics  # noqa: F401, PLC0415
 
-    conn.send("ready")
-    while True:
-        if os.getppid() != parent_pid:  # the parent was killed: do not linger
-            return
-        if not conn.poll(1.0):
-            continue
-        unit = conn.recv()
-        if unit is None:
-            return
-        conn.send(record_unit(unit, data_options))
+    try:
+        conn.send("ready")
+        while True:
+            if not conn.poll(1.0):
+                continue
+            unit = conn.recv()
+            if unit is None:
+                return
+            conn.send(record_unit(unit, data_options))
+    except (BrokenPipeError, EOFError, ConnectionError, OSError):
+        return  # the parent is gone: nothing to report to
 
 
 def record_unit(unit: Unit, data_options=None) -> dict:
@@ -516,6 +581,60 @@ def _threads_for(n_jobs):
 
 
 
+# --------------------------------------------------------------------------- options
+def _whole(value, name, low, fix, high=None):
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f"{low} or more" if high is None else f"from {low} to {high}"
+        raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")
+
+
+def check_run_options(*, datasets, models, preset, cv, seed, n_jobs, threads, timeout, device,
+                      backend):
+    """Check every run option before any work starts; return the :class:`Preset`.
+
+    Raises :class:`~mnistbench.errors.UsageError` naming the option, what is allowed
+    and the fix. The command line and the Python API share this one check.
+    """
+    from mnistbench.datasets import DATASETS, is_dataset_name  # noqa: PLC0415
+    from mnistbench.models import MODELS  # noqa: PLC0415
+
+    for name in datasets:
+        if not is_dataset_name(name):
+            raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
+                             "or folder:PATH")
+    for name in models:
+        if name not in MODELS:
+            raise UsageError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    cores = os.cpu_count() or 1
+    _whole(n_jobs, "n_jobs", 1, f"it is the number of worker processes (this machine has "
+           f"{cores} cores; --n-jobs {cores} uses all of them)")
+    if threads is not None:
+        _whole(threads, "threads", 1, "it is the thread-pool size of each worker; leave it out "
+               "for cores // workers")
+    _whole(seed, "seed", 0, "NumPy and the models take seeds in that range", high=2**32 - 1)
+    if cv is not None:
+        _whole(cv, "cv", 2, "cross-validation needs at least 2 folds")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
+                                or not timeout > 0 or not np.isfinite(timeout)):
+        raise UsageError(f"timeout={timeout!r}: must be a number of seconds above 0; leave it "
+                         "out for no limit")
+    if device not in ("auto", "cpu", "gpu"):
+        raise UsageError(f"device={device!r}: choose 'auto', 'cpu' or 'gpu'")
+    if backend not in ("local", "dask"):
+        raise UsageError(f"unknown backend {backend!r}; choose 'local' or 'dask'")
+    if backend == "dask" and timeout:
+        raise UsageError("--timeout works with the local backend only (Dask cannot stop a "
+                         "running task); drop --timeout or use --backend local")
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise UsageError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    if cv is not None and cv != preset.cv:
+        preset = dataclasses.replace(preset, name=f"{preset.name}-cv{cv}", cv=cv)
+    return preset
+
+
 # --------------------------------------------------------------------------- public API
 def run_benchmark(
     datasets=None,
@@ -526,7 +645,7 @@ def run_benchmark(
     seed=0,
     n_jobs=1,
     device="auto",
-    output="results",
+    output=DEFAULT_OUTPUT,
     timeout=None,
     quiet=False,
     data_file=None,
@@ -556,9 +675,12 @@ def run_benchmark(
     device : {"auto", "cpu", "gpu"}
         Passed to the model factories (XGBoost: CUDA when available).
     output : path
-        Directory for records.jsonl, tables and figures.
+        Directory for records.jsonl, tables and figures (default
+        ``mnistbench-results``; it is checked for writing before any work starts).
+        A run resumes only its own records there (see :class:`RecordStore`).
     timeout : float, optional
-        Seconds per unit before it is stopped and recorded as timed out.
+        Seconds per unit (more than 0) before it is stopped and recorded as timed out;
+        None: no limit.
     quiet : bool
         No progress bar, status lines or epoch lines.
     data_file : path, optional
@@ -580,34 +702,22 @@ def run_benchmark(
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
-    from mnistbench.datasets import DATASETS, FOLDER_PREFIX, is_dataset_name, load_dataset  # noqa: PLC0415
+    from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset  # noqa: PLC0415
     from mnistbench.models import MODELS  # noqa: PLC0415
     from mnistbench.report import write_report  # noqa: PLC0415
 
     datasets = list(datasets or DATASETS)
     models = list(models or MODELS)
-    for name in datasets:
-        if not is_dataset_name(name):
-            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
-                             "or folder:PATH")
-    for name in models:
-        if name not in MODELS:
-            raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     if scheduler:
         backend = "dask"
-    if backend not in ("local", "dask"):
-        raise ValueError(f"unknown backend {backend!r}; choose 'local' or 'dask'")
-    if backend == "dask" and timeout:
-        raise ValueError("--timeout works with the local backend only (Dask cannot stop a "
-                         "running task); drop --timeout or use --backend local")
-    if isinstance(preset, str):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        preset = PRESETS[preset]
-    if cv is not None and cv != preset.cv:
-        if cv < 2:
-            raise ValueError(f"cv={cv} must be at least 2 folds")
-        preset = dataclasses.replace(preset, name=f"{preset.name}-cv{cv}", cv=cv)
+    preset = check_run_options(datasets=datasets, models=models, preset=preset, cv=cv, seed=seed,
+                               n_jobs=n_jobs, threads=threads, timeout=timeout, device=device,
+                               backend=backend)
+    out = Path(output)
+    store = RecordStore(out / "records.jsonl")
+    # Before any work: an output that cannot be written would lose every unit computed.
+    check_writable_dir(out)
+    check_writable_file(store.path)
     data_options = {"data_file": data_file} if data_file else {}
     if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
         load_dataset("mnist", verbose=not quiet, **data_options)
@@ -617,14 +727,12 @@ def run_benchmark(
             ds = load_dataset(name, verbose=not quiet)
             smallest = int(np.unique(ds.y_train, return_counts=True)[1].min())
             if smallest < preset.cv:
-                raise ValueError(
+                raise UsageError(
                     f"{name}: a class has only {smallest} training image(s), fewer than the "
                     f"{preset.cv} CV folds; add images or pass --cv {max(2, smallest)}"
                 )
             fingerprints[name] = ds.extra["fingerprint"]
 
-    out = Path(output)
-    store = RecordStore(out / "records.jsonl")
     # Workers and threads per worker, decided once: the units' model n_jobs and the
     # workers' thread-pool caps must agree, or parallel units oversubscribe the cores.
     if backend == "dask" and not scheduler:
@@ -634,15 +742,24 @@ def run_benchmark(
     threads = threads or (1 if scheduler else _threads_for(n_workers))
     units = plan_units(datasets, models, preset, seed=seed, device=device,
                        threads=threads, verbose=0 if quiet else 1, fingerprints=fingerprints)
-    # Resume only this machine's work: records made elsewhere (the ones shipped in a
-    # clone's results/, say) are recomputed, so a table never passes them off as yours.
-    done = store.finished_keys(host=host_description())
+    # Resume only this folder's own work, made on this machine: records made elsewhere
+    # (the reference results shipped in a clone's results/, say) are recomputed, so a
+    # table never passes them off as yours.
+    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
+    own = store.own_records(host_description())
+    done = {record_key(r) for r in own if r.get("status") == "ok"}
     # Final fits (the largest training sets) first, so that parallel workers do not end
     # with one long unit running alone.
     todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
     say = (lambda *a: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     say(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
         f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in {store.path}")
+    foreign = sum(record_key(r) in planned for r in store.load()) - sum(
+        record_key(r) in planned for r in own)
+    if foreign:
+        say(f"  {foreign} record(s) in {store.path} were not made by runs of this folder on this "
+            "machine (shipped reference results, or copied in): they are recomputed, never "
+            "shown as yours")
 
     started = time.monotonic()
     bar = None
@@ -684,9 +801,8 @@ def run_benchmark(
         say(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} timed out: "
             "see the status column and records.jsonl")
 
-    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
-    df = write_report([r for r in store.load() if record_key(r) in planned], out, preset.name,
-                      seed, figures=figures)
+    df = write_report([r for r in store.own_records() if record_key(r) in planned], out,
+                      preset.name, seed, figures=figures)
     minutes = (time.monotonic() - started) / 60
     say(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written to {out}/")
     return df

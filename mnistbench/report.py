@@ -10,6 +10,7 @@ accuracy against fit time.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -118,10 +119,14 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def slug(dataset: str) -> str:
-    """A file-name-safe form of a dataset name ("folder:/x/my digits" -> "folder-my_digits")."""
+    """A file-name-safe form of a dataset name, one per name: a folder dataset keeps its
+    base name and adds a hash of its whole path ("folder:/x/my digits" ->
+    "folder-my_digits-3f2a9c"), so two folders with the same base name never overwrite
+    each other's tables."""
     if dataset.startswith(FOLDER_PREFIX):
         path = dataset[len(FOLDER_PREFIX):].rstrip("/\\")
-        dataset = "folder-" + (Path(path).name or "root")
+        tag = hashlib.sha256(path.encode()).hexdigest()[:6]
+        dataset = f"folder-{Path(path).name or 'root'}-{tag}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
 
 

@@ -35,11 +35,26 @@ def test_store_appends_whole_lines_and_skips_a_torn_one(tmp_path):
                       "status": "ok", "x": np.float32(0.5)})
     with open(store.path, "ab") as fh:  # a crash in the middle of a write
         fh.write(b'{"dataset": "d", "mod')
-    with pytest.warns(UserWarning, match="skipped 1 unreadable line"):
+    with pytest.warns(UserWarning, match=r"skipped 1 line\(s\) that are not records \(line 4\)"):
         records = store.load()
     assert len(records) == 3 and records[0]["x"] == 0.5
-    with pytest.warns(UserWarning):
-        assert len(store.finished_keys()) == 3
+    assert len(store.finished_keys()) == 3
+    # the next record is not glued onto the torn line: only the torn unit is lost
+    store.append({"dataset": "d", "model": "m", "split": "test", "params_hash": "h",
+                  "status": "ok"})
+    with pytest.warns(UserWarning, match="line 4"):
+        records = RecordStore(store.path).load()
+    assert [r["split"] for r in records] == ["fold-0", "fold-1", "fold-2", "test"]
+
+
+def test_lines_that_are_json_but_not_records_are_skipped(tmp_path):
+    store = RecordStore(tmp_path / "records.jsonl")
+    store.append({"dataset": "d", "model": "m", "split": "test", "params_hash": "h",
+                  "status": "ok"})
+    with open(store.path, "a") as fh:
+        fh.write('[1, 2]\n"text"\n{"dataset": 3}\nnull\n')
+    with pytest.warns(UserWarning, match=r"skipped 4 line\(s\).*line 2, 3, 4, 5"):
+        assert [r["split"] for r in store.load()] == ["test"]
 
 
 def test_failed_units_are_not_counted_as_finished(tmp_path):
