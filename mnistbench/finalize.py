@@ -10,7 +10,7 @@ top-3 classes per digit.
 from __future__ import annotations
 
 import json
-import os
+import numbers
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.errors import UsageError, check_writable_file
 from mnistbench.persist import ModelFileError, load_model, save_model
 
 __all__ = ["DigitPrediction", "ImagePrediction", "parse_param", "predict_files", "train_final"]
@@ -27,24 +28,12 @@ def parse_param(text):
     """``"KEY=VALUE"`` -> ``(key, value)``; the value is read as JSON when it is JSON."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
-        raise ValueError(f"--param {text!r}: expected KEY=VALUE, for example epochs=3 or svc__C=5")
+        raise UsageError(f"--param {text!r}: expected KEY=VALUE, for example epochs=3 or svc__C=5")
     try:
         value = json.loads(raw)
     except ValueError:
         value = raw
     return key.strip(), value
-
-
-def _check_output(path: Path):
-    """Fail before a long fit, not after it, when the output cannot be written."""
-    parent = path.parent if str(path.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise ModelFileError(f"{path}: cannot write to {probe}; choose another --output")
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory; give a file name such as {path / 'model'}")
 
 
 def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0, device="auto",
@@ -56,20 +45,20 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
     from mnistbench.persist import model_path, suffix_for  # noqa: PLC0415
 
     if model_name not in MODELS:
-        raise ValueError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
+        raise UsageError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
     model = make_model(model_name, random_state=seed, device=device)
     if params:
         valid = model.get_params()
         bad = [k for k in params if k not in valid]
         if bad:
             names = sorted(k for k in valid if "__" in k or not hasattr(valid[k], "get_params"))
-            raise ValueError(
+            raise UsageError(
                 f"{model_name} has no parameter {', '.join(map(repr, bad))}; its parameters: "
                 f"{', '.join(names)}"
             )
         model.set_params(**params)
     path = model_path(model, output, model_name)
-    _check_output(path)
+    check_writable_file(path)  # before a long fit, not after it
     if verbose and getattr(model, "verbose", None) == 0 and hasattr(model, "epochs"):
         model.set_params(verbose=2)  # one line per epoch: progress on long work
 
@@ -109,11 +98,21 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
 
 
 # --------------------------------------------------------------------------- predict
+#: A CNN's answer whose top probability is below this is marked "low confidence": the
+#: image may not be a digit like those the model learned (noise, a blank-ish sheet...).
+#: Measured by benchmarks/confidence_threshold.py (results/confidence_threshold.md) on the
+#: default cnn-deep: the largest threshold that flags at most 1 % of MNIST's test digits.
+LOW_CONFIDENCE = 0.7
+
+
 @dataclass
 class DigitPrediction:
     label: str
     top: list  # [(label, value), ...] best first
     kind: str  # "probability" or "score"
+    #: True when the top probability is below LOW_CONFIDENCE; None where no threshold
+    #: was measured (models other than the CNN, decision scores)
+    low_confidence: bool | None = None
 
 
 @dataclass
@@ -152,8 +151,12 @@ def predict_files(paths, model_path, *, trust=False, multiple=True, top=3):
     """
     from mnistbench.imaging import prepare_image  # noqa: PLC0415
 
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
+        raise UsageError(f"top={top!r}: the number of classes shown per digit must be 1 or more "
+                         "(--top 3 shows the three most likely)")
     model, meta = load_model(model_path, trust=trust)
     _check_model_fits_photos(meta, model_path)
+    calibrated = meta.get("estimator") == "KerasCNNClassifier"  # where the threshold was measured
     classes = np.asarray(model.classes_)
     results = []
     prepared = []
@@ -172,8 +175,11 @@ def predict_files(paths, model_path, *, trust=False, multiple=True, top=3):
         for r, pi in zip(ok, prepared):
             for row in scores[i:i + len(pi.digits)]:
                 order = np.argsort(-row, kind="stable")[:top]
+                low = bool(row[order[0]] < LOW_CONFIDENCE) if calibrated and kind == "probability" \
+                    else None
                 r.digits.append(DigitPrediction(
-                    str(classes[order[0]]), [(str(classes[j]), float(row[j])) for j in order], kind))
+                    str(classes[order[0]]), [(str(classes[j]), float(row[j])) for j in order], kind,
+                    low))
             i += len(pi.digits)
             r.text = "".join(d.label for d in r.digits)
     return results, meta
@@ -187,11 +193,14 @@ def format_predictions(results, as_json=False):
     for r in results:
         if r.error:
             continue
-        lines.append(f"{r.image}: {r.text}")
+        unsure = any(d.low_confidence for d in r.digits)
+        lines.append(f"{r.image}: {r.text}" + ("  (low confidence)" if unsure else ""))
         for k, d in enumerate(r.digits, 1):
             name = "p" if d.kind == "probability" else "score"
             best = "  ".join(f"{lab} ({name} {v:.3f})" for lab, v in d.top)
-            lines.append(f"  digit {k}: {best}")
+            flag = (f"  <- low confidence (p < {LOW_CONFIDENCE}): may not be a digit like "
+                    "those the model learned") if d.low_confidence else ""
+            lines.append(f"  digit {k}: {best}{flag}")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from mnistbench import load_dataset
 from mnistbench.cli import main
 from mnistbench.datasets import DataUnavailableError, DataVerificationError, load_image_folder
 from mnistbench.persist import ModelFileError, load_model, read_metadata, save_model
+from mnistbench.report import slug
 
 EXAMPLES = Path(__file__).resolve().parent / "data"
 PER_CLASS = 30
@@ -97,9 +98,10 @@ def test_run_all_on_a_folder(digit_folder, tmp_path, capsys):
     code = main(["run-all", "--dataset", f"folder:{digit_folder}", "--preset", "quick",
                  "--cv", "2", "--output", str(tmp_path / "out"), "--quiet", "--no-figures"])
     assert code == 0
-    tables = sorted(p.name for p in (tmp_path / "out").glob("results_folder-digits.*"))
-    assert tables == ["results_folder-digits.csv", "results_folder-digits.html",
-                      "results_folder-digits.md", "results_folder-digits.tex"]
+    stem = slug(f"folder:{digit_folder}")
+    assert stem.startswith("folder-digits-")
+    tables = sorted(p.name for p in (tmp_path / "out").glob("results_folder-digits*"))
+    assert tables == [f"results_{stem}.{ext}" for ext in ("csv", "html", "md", "tex")]
     records = [json.loads(line) for line in open(tmp_path / "out" / "records.jsonl")]
     assert {r["dataset"] for r in records} == {f"folder:{digit_folder}"}
     assert all(r["status"] == "ok" for r in records)
@@ -206,7 +208,7 @@ def test_train_checks_its_arguments_before_fitting(tmp_path, capsys):
                  "--output", str(tmp_path / "m.keras")]) == 1
     assert "use --output" in capsys.readouterr().err and not (tmp_path / "m.keras").exists()
     assert main(["train", "--model", "logreg", "--dataset", "digits", "--output",
-                 str(tmp_path / "m"), "--param", "nope=1"]) == 1
+                 str(tmp_path / "m"), "--param", "nope=1"]) == 2  # a usage error
     assert "no parameter 'nope'" in capsys.readouterr().err
     assert main(["train", "--model", "logreg", "--dataset", "digits", "--output",
                  str(tmp_path / "m"), "--param", "logreg__C=0.5", "-q"]) == 0
@@ -231,3 +233,42 @@ def test_cnn_train_and_predict_through_the_cli(digit_folder, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"{EXAMPLES / 'seventeen.png'}: ")
     assert "digit 1:" in run.stdout and "digit 2:" in run.stdout
+
+
+# --------------------------------------------------------------------------- low confidence
+def test_low_confidence_threshold_is_the_measured_one():
+    """The constant must be what benchmarks/confidence_threshold.py chose, not a guess."""
+    from mnistbench.finalize import LOW_CONFIDENCE
+
+    measured = json.loads((Path(__file__).parents[1] / "results" / "confidence_threshold.json")
+                          .read_text())
+    assert measured["chosen"] == LOW_CONFIDENCE
+
+
+def test_predict_flags_low_confidence_cnn_answers_only(tmp_path, capsys):
+    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.finalize import LOW_CONFIDENCE, predict_files
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    y = np.arange(40) % 10
+    info = {"model": "m", "dataset": "mnist", "image_shape": [28, 28], "pixel_max": 255}
+    unsure = save_model(KerasCNNClassifier(architecture="baseline", epochs=1, filters=4,
+                                           dense_units=8, random_state=0).fit(X, y),
+                        tmp_path / "unsure.keras", info)  # ~0.1 for every class
+    image = Path(__file__).parent / "data" / "four.jpg"
+    results, _ = predict_files([image], unsure)
+    digit = results[0].digits[0]
+    assert digit.top[0][1] < LOW_CONFIDENCE and digit.low_confidence is True
+    assert main(["predict", str(image), "--model", str(unsure)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("(low confidence)") and f"p < {LOW_CONFIDENCE}" in out
+    classic = save_model(_fitted_logreg(X, y), tmp_path / "classic.skops", info)
+    results, _ = predict_files([image], classic)
+    assert results[0].digits[0].low_confidence is None  # no threshold measured for it
+
+
+def _fitted_logreg(X, y):
+    from mnistbench import make_model
+
+    return make_model("logreg", random_state=0).fit(X, y)
