@@ -53,6 +53,7 @@ def cmd_run(args) -> int:
             models=getattr(args, "models", None),
             preset=args.preset,
             cv=args.cv,
+            repeats=args.repeats,
             seed=args.seed,
             n_jobs=args.n_jobs,
             device=args.device,
@@ -221,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", default="default", choices=preset_names,
                        help="how much work (see README; default: %(default)s)")
         p.add_argument("--cv", type=int, metavar="K", help="folds (overrides the preset)")
+        p.add_argument("--repeats", type=int, default=1, metavar="R",
+                       help="repeat the stratified K-fold split R times, each shuffled anew "
+                       "(more folds for the intervals and paired tests; default: 1)")
         p.add_argument("--seed", type=int, default=0, help="seed for folds, subsamples and models")
         p.add_argument("--n-jobs", type=int, default=1, metavar="N",
                        help="units run in N worker processes (default: 1; with --backend dask "

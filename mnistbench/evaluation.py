@@ -63,6 +63,9 @@ class Preset:
     model_params : dict
         ``{model name: {param: value}}`` passed to ``set_params`` (fewer epochs...).
     description : str
+    repeats : int
+        Repetitions of the K-fold split, each shuffled with its own seed (repeated
+        stratified K-fold): more folds for the intervals and paired tests.
     """
 
     name: str
@@ -71,6 +74,15 @@ class Preset:
     train_subsample: int | None
     model_params: dict
     description: str
+    repeats: int = 1
+
+    @property
+    def splits(self) -> list[str]:
+        """The CV units' split names: ``fold-k``, or ``r<i>-fold-k`` when repeated."""
+        if self.repeats == 1:
+            return [f"fold-{k}" for k in range(1, self.cv + 1)]
+        return [f"r{r}-fold-{k}" for r in range(1, self.repeats + 1)
+                for k in range(1, self.cv + 1)]
 
 
 _CNN_NAMES = ("cnn-baseline", "cnn-batchnorm", "cnn-deep")
@@ -146,6 +158,8 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
         "seed": seed,
         "params": params,
     }
+    if preset.repeats != 1:  # absent for one repeat: earlier records keep their hash
+        payload["repeats"] = preset.repeats
     if data_fingerprint is not None:
         payload["data"] = data_fingerprint
     blob = json.dumps(payload, sort_keys=True, default=repr).encode()
@@ -161,7 +175,7 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
         for model in models:
             params = dict(preset.model_params.get(model, {}))
             h = params_hash(dataset, model, preset, seed, params, fingerprints.get(dataset))
-            splits = [f"fold-{k}" for k in range(1, preset.cv + 1)] + ["test"]
+            splits = preset.splits + ["test"]
             units += [Unit(dataset, model, s, preset, seed, params, h, device, threads, verbose)
                       for s in splits]
     return units
@@ -327,8 +341,10 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     if unit.split == "test":
         X_fit, y_fit, X_eval, y_eval = X_tr, y_tr, ds.X_test, ds.y_test
     else:
-        k = int(unit.split.split("-")[1])
-        folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed)
+        repeat, _, fold = unit.split.rpartition("fold-")
+        k = int(fold)
+        r = int(repeat[1:-1]) if repeat else 1  # "r2-" -> 2
+        folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed + r - 1)
         train_idx, val_idx = list(folds.split(X_cv, y_cv))[k - 1]
         X_fit, y_fit, X_eval, y_eval = X_cv[train_idx], y_cv[train_idx], X_cv[val_idx], y_cv[val_idx]
 
@@ -362,9 +378,13 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     if is_cnn:
         record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
     if unit.split == "test":
+        from mnistbench.stats import encode_predictions  # noqa: PLC0415
+
         labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
         record["labels"] = labels.tolist()
         record["confusion"] = confusion_matrix(y_eval, pred, labels=labels).tolist()
+        # every statistic of the report (intervals, McNemar) comes from this, not a refit
+        record["predictions"] = encode_predictions(y_eval, pred)
     return record
 
 
@@ -590,7 +610,7 @@ def _whole(value, name, low, fix, high=None):
 
 
 def check_run_options(*, datasets, models, preset, cv, seed, n_jobs, threads, timeout, device,
-                      backend):
+                      backend, repeats=1):
     """Check every run option before any work starts; return the :class:`Preset`.
 
     Raises :class:`~mnistbench.errors.UsageError` naming the option, what is allowed
@@ -615,6 +635,7 @@ def check_run_options(*, datasets, models, preset, cv, seed, n_jobs, threads, ti
     _whole(seed, "seed", 0, "NumPy and the models take seeds in that range", high=2**32 - 1)
     if cv is not None:
         _whole(cv, "cv", 2, "cross-validation needs at least 2 folds")
+    _whole(repeats, "repeats", 1, "it is how many times the K-fold split is repeated")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
                                 or not timeout > 0 or not np.isfinite(timeout)):
         raise UsageError(f"timeout={timeout!r}: must be a number of seconds above 0; leave it "
@@ -632,6 +653,8 @@ def check_run_options(*, datasets, models, preset, cv, seed, n_jobs, threads, ti
         preset = PRESETS[preset]
     if cv is not None and cv != preset.cv:
         preset = dataclasses.replace(preset, name=f"{preset.name}-cv{cv}", cv=cv)
+    if repeats != preset.repeats:
+        preset = dataclasses.replace(preset, name=f"{preset.name}-x{repeats}", repeats=repeats)
     return preset
 
 
@@ -642,6 +665,7 @@ def run_benchmark(
     preset="default",
     *,
     cv=None,
+    repeats=1,
     seed=0,
     n_jobs=1,
     device="auto",
@@ -668,6 +692,9 @@ def run_benchmark(
     preset : {"quick", "default", "full"} or Preset
     cv : int, optional
         Override the preset's number of folds.
+    repeats : int
+        Repeat the stratified K-fold split this many times, each with its own shuffle
+        (seed, seed + 1, ...): more paired folds for the CV intervals and t-tests.
     seed : int
         Seeds the folds, the subsamples and every model.
     n_jobs : int
@@ -710,9 +737,9 @@ def run_benchmark(
     models = list(models or MODELS)
     if scheduler:
         backend = "dask"
-    preset = check_run_options(datasets=datasets, models=models, preset=preset, cv=cv, seed=seed,
-                               n_jobs=n_jobs, threads=threads, timeout=timeout, device=device,
-                               backend=backend)
+    preset = check_run_options(datasets=datasets, models=models, preset=preset, cv=cv,
+                               repeats=repeats, seed=seed, n_jobs=n_jobs, threads=threads,
+                               timeout=timeout, device=device, backend=backend)
     out = Path(output)
     store = RecordStore(out / "records.jsonl")
     # Before any work: an output that cannot be written would lose every unit computed.

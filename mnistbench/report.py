@@ -19,13 +19,21 @@ import numpy as np
 import pandas as pd
 
 from mnistbench.datasets import FOLDER_PREFIX
+from mnistbench.report_html import write_html_report
+from mnistbench.stats import (
+    corrected_cv_interval,
+    decode_predictions,
+    groups,
+    pairwise_tests,
+    wilson_interval,
+)
 
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
 TABLE_COLUMNS = [
     "dataset", "model", "status", "cv_accuracy_mean", "cv_accuracy_std", "cv_folds",
-    "test_accuracy", "test_macro_f1", "fit_seconds", "predict_seconds", "n_train", "n_test",
-    "device",
+    "cv_ci_low", "cv_ci_high", "test_accuracy", "test_ci_low", "test_ci_high", "group",
+    "test_macro_f1", "fit_seconds", "predict_seconds", "n_train", "n_test", "device",
 ]
 
 
@@ -42,7 +50,8 @@ def latest_records(records, preset=None, seed=None):
 
 
 def summarize(records) -> pd.DataFrame:
-    """One row per (dataset, model): CV mean/std over folds, test scores, times, status.
+    """One row per (dataset, model): CV mean/std over folds with the corrected 95 %
+    interval, test accuracy with its Wilson 95 % interval, the McNemar group, times, status.
 
     A model whose units failed or timed out keeps its row, with the status and error.
     """
@@ -57,20 +66,32 @@ def summarize(records) -> pd.DataFrame:
         elif r["split"] == "test":
             row["test"] = r
         else:
-            row["folds"].append(r["accuracy"])
+            row["folds"].append(r)
     out = []
     for row in rows.values():
         folds, test = row["folds"], row["test"]
         status = "ok" if not row["problems"] else (
             "timeout" if any("timeout" in p for p in row["problems"]) else "failed")
+        scores = [r["accuracy"] for r in folds]
+        cv_ci = (corrected_cv_interval(scores, np.mean([r["n_train"] for r in folds]),
+                                       np.mean([r["n_test"] for r in folds]))[1:]
+                 if len(folds) >= 2 else (np.nan, np.nan))
+        cv_ci = (max(0.0, cv_ci[0]), min(1.0, cv_ci[1])) if len(folds) >= 2 else cv_ci
+        test_ci = (wilson_interval(round(test["accuracy"] * test["n_test"]), test["n_test"])
+                   if test else (np.nan, np.nan))
         out.append({
             "dataset": row["dataset"],
             "model": row["model"],
             "status": status,
-            "cv_accuracy_mean": float(np.mean(folds)) if folds else np.nan,
-            "cv_accuracy_std": float(np.std(folds)) if folds else np.nan,
+            "cv_accuracy_mean": float(np.mean(scores)) if folds else np.nan,
+            "cv_accuracy_std": float(np.std(scores)) if folds else np.nan,
             "cv_folds": len(folds),
+            "cv_ci_low": cv_ci[0],
+            "cv_ci_high": cv_ci[1],
             "test_accuracy": test["accuracy"] if test else np.nan,
+            "test_ci_low": test_ci[0],
+            "test_ci_high": test_ci[1],
+            "group": "",
             "test_macro_f1": test["macro_f1"] if test else np.nan,
             "fit_seconds": test["fit_seconds"] if test else np.nan,
             "predict_seconds": test["predict_seconds"] if test else np.nan,
@@ -80,8 +101,47 @@ def summarize(records) -> pd.DataFrame:
             "error": "; ".join(row["problems"]),
         })
     df = pd.DataFrame(out, columns=TABLE_COLUMNS + ["error"])
-    return df.sort_values(["dataset", "test_accuracy"], ascending=[True, False],
-                          na_position="last").reset_index(drop=True)
+    df = df.sort_values(["dataset", "test_accuracy"], ascending=[True, False],
+                        na_position="last").reset_index(drop=True)
+    for dataset in df["dataset"].unique():
+        tests = significance(records, dataset)
+        for model, letters in tests["groups"].items():
+            df.loc[(df["dataset"] == dataset) & (df["model"] == model), "group"] = letters
+    return df
+
+
+def significance(records, dataset) -> dict:
+    """Pairwise tests between the models of ``dataset`` that finished.
+
+    Returns ``{"pairs": [...], "groups": {model: letters}, "left_out": {model: reason}}``.
+    A model is left out of the tests when any of its units failed or timed out, and out
+    of the McNemar test (and the groups) when its record predates stored predictions.
+    """
+    mine = [r for r in records if r["dataset"] == dataset]
+    failed = {r["model"]: f"{r['split']} {r.get('status')}" for r in mine if r.get("status") != "ok"}
+    models, left_out = {}, dict((m, f"not tested: {why}") for m, why in failed.items())
+    for r in mine:
+        if r["model"] in failed:
+            continue
+        m = models.setdefault(r["model"], {"correct": None, "folds": {}, "fold_sizes": None,
+                                           "accuracy": np.nan})
+        if r["split"] == "test":
+            m["accuracy"] = r["accuracy"]
+            if r.get("predictions"):
+                m["correct"] = decode_predictions(r["predictions"])[1]
+            else:
+                left_out[r["model"]] = ("no stored predictions (recorded before they were kept): "
+                                        "re-run it for McNemar's test and the group")
+        else:
+            m["folds"][r["split"]] = r["accuracy"]
+            m["fold_sizes"] = (r["n_train"], r["n_test"])
+    pairs = pairwise_tests(models) if len(models) > 1 else []
+    adjusted = {frozenset((p["model_a"], p["model_b"])): p["mcnemar_p_holm"] for p in pairs}
+    ranked = sorted((m for m in models if models[m]["correct"] is not None),
+                    key=lambda m: -models[m]["accuracy"])
+    letters = groups(ranked, lambda a, b: adjusted[frozenset((a, b))]) if len(ranked) > 1 else (
+        {ranked[0]: "a"} if ranked else {})
+    return {"pairs": pairs, "groups": letters, "left_out": left_out}
 
 
 def _header(records, preset, seed):
@@ -94,13 +154,17 @@ def _header(records, preset, seed):
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"hardware: CPU {', '.join(hosts) or 'unknown'}; devices used: {', '.join(devices) or 'cpu'}",
         f"records up to {stamp}; rendered {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        GROUP_NOTE,
     ]
 
 
 def _display(df: pd.DataFrame) -> pd.DataFrame:
-    """The table as people read it: percentages, mean ± std, seconds."""
+    """The table as people read it: percentages with 95 % intervals, the group, seconds."""
     def pct(x):
         return "" if pd.isna(x) else f"{100 * x:.2f}"
+
+    def interval(low, high):
+        return "" if pd.isna(low) else f"[{100 * low:.2f}, {100 * high:.2f}]"
 
     shown = pd.DataFrame({
         "model": df["model"],
@@ -108,7 +172,12 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
             "" if pd.isna(m) else f"{100 * m:.2f} ± {100 * s:.2f} ({n} folds)"
             for m, s, n in zip(df["cv_accuracy_mean"], df["cv_accuracy_std"], df["cv_folds"])
         ],
+        "CV 95 % CI (corrected)": [interval(lo, hi) for lo, hi in
+                                   zip(df["cv_ci_low"], df["cv_ci_high"])],
         "test accuracy %": df["test_accuracy"].map(pct),
+        "test 95 % CI (Wilson)": [interval(lo, hi) for lo, hi in
+                                  zip(df["test_ci_low"], df["test_ci_high"])],
+        "group": df["group"],
         "test macro F1": df["test_macro_f1"].map(lambda x: "" if pd.isna(x) else f"{x:.4f}"),
         "fit s": df["fit_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.1f}"),
         "predict s": df["predict_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
@@ -116,6 +185,11 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
         "status": [s if s == "ok" else f"{s}: {e}" for s, e in zip(df["status"], df["error"])],
     })
     return shown
+
+
+GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test split "
+              "(McNemar's exact test, Holm-corrected over all pairs, 5 % level); "
+              "CV interval: Nadeau & Bengio's corrected variance")
 
 
 def slug(dataset: str) -> str:
@@ -161,6 +235,52 @@ def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]
             + shown.to_html(index=False, escape=True) + "\n</body></html>\n"
         )
         written += [md, csv, tex, page]
+    return written
+
+
+def format_p(p) -> str:
+    """A p-value as tables show it."""
+    if p is None or pd.isna(p):
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def significance_table(records, dataset) -> tuple[pd.DataFrame, list[str]]:
+    """The pairwise tests of ``dataset`` as a display table, and notes on the models
+    left out (failed, or recorded without predictions)."""
+    tests = significance(records, dataset)
+    shown = pd.DataFrame([{
+        "model A": p["model_a"], "model B": p["model_b"],
+        "only A right": "" if p["a_only_right"] is None else p["a_only_right"],
+        "only B right": "" if p["b_only_right"] is None else p["b_only_right"],
+        "McNemar p": format_p(p["mcnemar_p"]), "McNemar p (Holm)": format_p(p["mcnemar_p_holm"]),
+        "CV t-test p (corrected)": format_p(p["ttest_p"]),
+        "CV t-test p (Holm)": format_p(p["ttest_p_holm"]),
+    } for p in tests["pairs"]])
+    notes = [f"{m}: {why}" for m, why in sorted(tests["left_out"].items())]
+    return shown, notes
+
+
+def write_significance(records, out_dir, header) -> list[Path]:
+    """``significance_<dataset>.md`` and ``.csv`` for every dataset with two or more models
+    (one model: nothing to compare, no file)."""
+    written = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        shown, notes = significance_table(records, dataset)
+        if shown.empty:
+            continue
+        stem = Path(out_dir) / f"significance_{slug(dataset)}"
+        intro = [f"{dataset}: every pair of models, McNemar's exact test on the test split "
+                 "(only A right / only B right: test images exactly one of them got right) and "
+                 "the corrected resampled t-test on the paired CV folds; Holm-corrected over "
+                 "the pairs"] + notes
+        stem.with_suffix(".md").write_text(
+            "\n".join(f"<!-- {h} -->" for h in header) + "\n\n" + "\n\n".join(intro) + "\n\n"
+            + shown.to_markdown(index=False) + "\n")
+        with open(stem.with_suffix(".csv"), "w") as fh:
+            fh.write("".join(f"# {h}\n" for h in header + intro))
+            shown.to_csv(fh, index=False)
+        written += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     return written
 
 
@@ -259,11 +379,37 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             ax.set_title(f"{dataset}: accuracy vs fit time")
             ax.grid(alpha=0.3)
             written += _save(fig, out_dir, f"{stem}_accuracy_vs_fit_time")
+
+        # 5. pairwise p-values: McNemar (Holm) below the diagonal, corrected t-test above
+        tests = significance(records, dataset)
+        if tests["pairs"]:
+            names = order if order else sorted({p["model_a"] for p in tests["pairs"]})
+            names = [m for m in names if any(m in (p["model_a"], p["model_b"])
+                                             for p in tests["pairs"])]
+            index = {m: i for i, m in enumerate(names)}
+            grid = np.full((len(names), len(names)), np.nan)
+            for p in tests["pairs"]:
+                i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
+                grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
+            fig, ax = plt.subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
+            im = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis", vmin=-6, vmax=0)
+            for (i, j), v in np.ndenumerate(grid):
+                if not np.isnan(v):
+                    ax.text(j, i, format_p(v).replace("< 0.0001", "<1e-4"), ha="center",
+                            va="center", fontsize=7, color="white" if v < 0.01 else "black")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_yticks(range(len(names)), names)
+            ax.set_title(f"{dataset}: p-values (Holm)\nbelow: McNemar on the test split; "
+                         "above: corrected t-test on CV folds", fontsize=9)
+            fig.colorbar(im, ax=ax, fraction=0.046, label="log10 p")
+            written += _save(fig, out_dir, f"{stem}_pvalues")
     return written
 
 
 def write_report(records, out_dir, preset, seed, figures=True):
-    """Tables (and figures) for the newest records of ``preset``/``seed``; returns the table."""
+    """Tables, significance tables, figures (unless ``figures=False``) and one
+    self-contained ``report.html`` for the newest records of ``preset``/``seed``; returns
+    the table."""
     chosen = latest_records(records, preset=preset, seed=seed)
     if not chosen:
         raise ValueError(
@@ -271,7 +417,17 @@ def write_report(records, out_dir, preset, seed, figures=True):
             f"`python -m mnistbench run-all --preset {preset}` first"
         )
     df = summarize(chosen)
+    header = _header(chosen, preset, seed)
     write_tables(df, chosen, out_dir, preset, seed)
-    if figures:
-        write_figures(df, chosen, out_dir)
+    write_significance(chosen, out_dir, header)
+    drawn = write_figures(df, chosen, out_dir) if figures else []
+    sections = []
+    for dataset in sorted(df["dataset"].unique()):
+        pairs, notes = significance_table(chosen, dataset)
+        pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
+        sections.append((dataset, _display(df[df["dataset"] == dataset].reset_index(drop=True)),
+                         pairs, notes, pngs))
+    problems = [(r.dataset, r.model, r.status, r.error) for r in df.itertuples()
+                if r.status != "ok"]
+    write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE)
     return df

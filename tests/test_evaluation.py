@@ -1,5 +1,6 @@
 """run-all machinery on tiny data: record store, resume, failures, timeouts, tables, CLI."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -91,6 +92,22 @@ def test_params_hash_changes_with_what_changes_results():
     assert a[0].params_hash != b[0].params_hash != c[0].params_hash
     assert a[0].params_hash == d[0].params_hash  # thread count does not change results
     assert [u.split for u in a] == ["fold-1", "fold-2", "test"]
+
+
+def test_repeated_folds_are_new_splits_and_pair_across_models(tmp_path):
+    once = plan_units(["digits"], ["logreg"], PRESETS["quick"])
+    df = run_benchmark(["digits"], ["logreg", "svc"], "quick", repeats=3, output=tmp_path,
+                       quiet=True, figures=False)
+    assert (df["cv_folds"] == 3 * PRESETS["quick"].cv).all()
+    records = RecordStore(tmp_path / "records.jsonl").load()
+    folds = [r for r in records if r["model"] == "logreg" and r["split"] != "test"]
+    assert sorted(r["split"] for r in folds) == sorted(
+        f"r{i}-fold-{k}" for i in (1, 2, 3) for k in (1, 2))
+    assert len({r["accuracy"] for r in folds}) > 2  # each repeat shuffles anew
+    repeated = plan_units(["digits"], ["logreg"], dataclasses.replace(PRESETS["quick"], repeats=3))
+    assert repeated[0].params_hash != once[0].params_hash
+    pairs = (tmp_path / "significance_digits.csv").read_text()
+    assert "logreg" in pairs and "svc" in pairs
 
 
 # --------------------------------------------------------------------------- protocol
@@ -219,7 +236,9 @@ def test_every_table_format_parses_back(quick_run):
     md = [line for line in (out / "results_digits.md").read_text().splitlines() if line.startswith("|")]
     assert len(md) == n + 2
     cells = [c.strip() for c in md[2].strip("|").split("|")]
-    assert cells[0] == df["model"][0] and cells[2] == f"{100 * df['test_accuracy'][0]:.2f}"
+    assert cells[0] == df["model"][0] and cells[3] == f"{100 * df['test_accuracy'][0]:.2f}"
+    low, high = (float(x) for x in cells[4].strip("[]").split(","))
+    assert low < float(cells[3]) < high  # the 95 % interval around it
     # HTML
     parser = _Cells()
     parser.feed((out / "results_digits.html").read_text())

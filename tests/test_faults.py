@@ -118,6 +118,7 @@ BAD_OPTIONS = [
     (["--timeout", "inf"], r"timeout=inf.*above 0"),
     (["--cv", "1"], r"cv=1.*at least 2 folds"),
     (["--cv", "0"], r"cv=0.*at least 2 folds"),
+    (["--repeats", "0"], r"repeats=0.*1 or more"),
     (["--backend", "dask", "--timeout", "5"], r"--timeout works with the local backend only"),
 ]
 
