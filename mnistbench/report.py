@@ -286,10 +286,12 @@ def write_significance(records, out_dir, header) -> list[Path]:
 
 # --------------------------------------------------------------------------- figures
 def _save(fig, out_dir, stem):
+    # One layout pass for both files: bbox_inches="tight" would draw each file twice.
+    fig.tight_layout()
     paths = []
     for ext in ("png", "svg"):
         path = Path(out_dir) / f"{stem}.{ext}"
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        fig.savefig(path, dpi=120)
         paths.append(path)
     import matplotlib.pyplot as plt  # noqa: PLC0415
 

@@ -32,13 +32,15 @@ def _protocol(records, preset, seed) -> list[tuple[str, str]]:
     items = [("preset", f"{preset}, seed {seed}")]
     for dataset in sorted({r["dataset"] for r in records}):
         mine = [r for r in records if r["dataset"] == dataset and r.get("status") == "ok"]
-        folds = sorted({r["split"] for r in mine if r["split"] != "test"})
+        splits = {r["split"] for r in mine if r["split"] != "test"}
+        repeats = len({s.partition("fold-")[0] for s in splits})  # "r2-fold-3" -> "r2-"
         fold = next((r for r in mine if r["split"] != "test"), None)
         test = next((r for r in mine if r["split"] == "test"), None)
         parts = []
         if fold:
-            parts.append(f"{len(folds)}-fold stratified CV (each fold: {fold['n_train']:,} "
-                         f"training, {fold['n_test']:,} validation images)")
+            times = f" x {repeats} repeats" if repeats > 1 else ""
+            parts.append(f"{len(splits) // repeats}-fold stratified CV{times} (each fold: "
+                         f"{fold['n_train']:,} training, {fold['n_test']:,} validation images)")
         if test:
             parts.append(f"final fit on {test['n_train']:,} training images, scored on "
                          f"{test['n_test']:,} held-out test images")

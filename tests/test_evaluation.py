@@ -108,6 +108,7 @@ def test_repeated_folds_are_new_splits_and_pair_across_models(tmp_path):
     assert repeated[0].params_hash != once[0].params_hash
     pairs = (tmp_path / "significance_digits.csv").read_text()
     assert "logreg" in pairs and "svc" in pairs
+    assert "2-fold stratified CV x 3 repeats" in (tmp_path / "report.html").read_text()
 
 
 # --------------------------------------------------------------------------- protocol
