@@ -87,10 +87,10 @@ def cmd_report(args) -> int:
     records = store.reportable()
     if not records:
         raise MnistbenchError(f"no records in {store.path}; run `python -m mnistbench run-all "
-                         f"--output {args.output}` first")
+                              f"--output {args.output}` first")
     df = write_report(records, args.output, args.preset, args.seed)
     _print_table(df)
-    print(f"tables and figures written to {args.output}/", file=sys.stderr)
+    print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
     return 0
 
 
