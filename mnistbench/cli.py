@@ -60,6 +60,7 @@ def cmd_run(args) -> int:
             output=args.output,
             timeout=args.timeout,
             quiet=args.quiet,
+            verbose=args.verbose,
             data_file=args.data_file,
             figures=not args.no_figures,
             backend=args.backend,
@@ -246,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
         p.add_argument("--no-figures", action="store_true", help="tables only")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="also Keras's per-epoch lines of each CNN unit")
 
     p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
     p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",

@@ -355,7 +355,9 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     is_cnn = type(final).__name__ == "KerasCNNClassifier"
     if is_cnn:
         # learning curves against the held-out part, as the tutorial plots them
-        final.set_params(verbose=2 if unit.verbose else 0)
+        # Keras's epoch lines only when asked (--verbose): by default the progress bar
+        # is the one thing on the screen, not lines from every worker interleaved with it.
+        final.set_params(verbose=2 if unit.verbose >= 2 else 0)
         fit_kwargs["validation_data"] = (X_eval, y_eval)
     t0 = time.perf_counter()
     est.fit(X_fit, y_fit, **fit_kwargs)
@@ -672,6 +674,7 @@ def run_benchmark(
     output=DEFAULT_OUTPUT,
     timeout=None,
     quiet=False,
+    verbose=False,
     data_file=None,
     figures=True,
     backend="local",
@@ -709,7 +712,10 @@ def run_benchmark(
         Seconds per unit (more than 0) before it is stopped and recorded as timed out;
         None: no limit.
     quiet : bool
-        No progress bar, status lines or epoch lines.
+        No progress bar or status lines.
+    verbose : bool
+        Also Keras's per-epoch lines of every CNN unit (off by default: the progress bar
+        and one line per finished unit are shown).
     data_file : path, optional
         Explicit MNIST file (see ``load_dataset``).
     figures : bool
@@ -768,7 +774,8 @@ def run_benchmark(
         n_workers = n_jobs
     threads = threads or (1 if scheduler else _threads_for(n_workers))
     units = plan_units(datasets, models, preset, seed=seed, device=device,
-                       threads=threads, verbose=0 if quiet else 1, fingerprints=fingerprints)
+                       threads=threads, verbose=0 if quiet else (2 if verbose else 1),
+                       fingerprints=fingerprints)
     # Resume only this folder's own work, made on this machine: records made elsewhere
     # (the reference results shipped in a clone's results/, say) are recomputed, so a
     # table never passes them off as yours.

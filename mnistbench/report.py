@@ -293,19 +293,19 @@ def _save(fig, out_dir, stem):
         path = Path(out_dir) / f"{stem}.{ext}"
         fig.savefig(path, dpi=120)
         paths.append(path)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    plt.close(fig)
     return paths
 
 
 def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
     """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs time."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
+    # stays as it is) and nothing is left open in pyplot's figure manager.
+    from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: PLC0415
+
+    def subplots(*grid, figsize, **kwargs):
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*grid, **kwargs)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -321,7 +321,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
                  for m in order}
         folds = {m: v for m, v in folds.items() if v}
         if folds:
-            fig, ax = plt.subplots(figsize=(1.2 * len(folds) + 2, 4))
+            fig, ax = subplots(figsize=(1.2 * len(folds) + 2, 4))
             ax.boxplot(list(folds.values()), tick_labels=list(folds.keys()))
             ax.set_ylabel("cross-validation accuracy (%)")
             ax.set_title(f"{dataset}: accuracy per fold")
@@ -332,7 +332,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
         # 2. CNN learning curves, one line per fold (train solid, validation dashed)
         curves = [r for r in mine if r.get("history") and r["split"] != "test"]
         for model in sorted({r["model"] for r in curves}):
-            fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+            fig, (ax_loss, ax_acc) = subplots(2, 1, figsize=(6, 6), sharex=True)
             for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
                                          key=lambda r: r["split"])):
                 h, color = r["history"], f"C{i}"
@@ -354,7 +354,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
         if tests:
             best = max(tests, key=lambda r: r["accuracy"])
             cm = np.array(best["confusion"])
-            fig, ax = plt.subplots(figsize=(5.5, 5))
+            fig, ax = subplots(figsize=(5.5, 5))
             im = ax.imshow(cm, cmap="Blues")
             ax.set_xticks(range(len(best["labels"])), best["labels"])
             ax.set_yticks(range(len(best["labels"])), best["labels"])
@@ -369,7 +369,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
 
         # 4. accuracy against fit time
         if tests:
-            fig, ax = plt.subplots(figsize=(6, 4))
+            fig, ax = subplots(figsize=(6, 4))
             for r in tests:
                 ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
                 ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
@@ -393,7 +393,7 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             for p in tests["pairs"]:
                 i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
                 grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
-            fig, ax = plt.subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
+            fig, ax = subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
             im = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis", vmin=-6, vmax=0)
             for (i, j), v in np.ndenumerate(grid):
                 if not np.isnan(v):

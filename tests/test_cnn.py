@@ -254,10 +254,17 @@ def test_validation_data_takes_images_and_raw_labels(digits):
 
 
 def test_augment_trains_and_is_off_at_prediction(digits):
-    clf = KerasCNNClassifier(**{**FAST, "epochs": 1}, augment=True).fit(digits.X_train, digits.y_train)
+    clf = KerasCNNClassifier(**{**FAST, "epochs": 1}, augment=True, precision="float32").fit(
+        digits.X_train, digits.y_train)
     names = [layer.name for layer in clf.model_.layers]
     assert {"shift", "rotate", "zoom"} <= set(names)
-    np.testing.assert_array_equal(clf.predict_proba(digits.X_test), clf.predict_proba(digits.X_test))
+    X = digits.X_test[:, :, :, None].astype(np.float32)
+    # prediction is the network in inference mode, where the augmentation layers pass through
+    np.testing.assert_allclose(clf.predict_proba(digits.X_test),
+                               np.asarray(clf.model_(X, training=False)), rtol=1e-5, atol=1e-6)
+    # in training mode they move the images, so the outputs change
+    assert not np.allclose(np.asarray(clf.model_(X, training=True)),
+                           np.asarray(clf.model_(X, training=False)), atol=1e-3)
 
 
 @pytest.mark.parametrize("architecture", ["baseline", "batchnorm", "deep"])

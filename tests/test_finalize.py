@@ -114,7 +114,8 @@ def test_train_writes_a_model_with_metadata(folder_model, digit_folder):
     assert meta["classes"] == list(range(10)) and 0.5 < meta["test_accuracy"] <= 1
     assert {"mnistbench", "scikit-learn", "skops"} <= set(meta["versions"])
     model, meta2 = load_model(folder_model)
-    assert meta2 == meta and hasattr(model, "predict")
+    ds = load_dataset(f"folder:{digit_folder}")
+    assert meta2 == meta and model.score(*ds.test) == meta["test_accuracy"]  # the same model
 
 
 def test_predict_example_images(folder_model, capsys):
