@@ -49,12 +49,14 @@ def latest_records(records, preset=None, seed=None):
     return list(latest.values())
 
 
-def summarize(records) -> pd.DataFrame:
+def summarize(records, tests=None) -> pd.DataFrame:
     """One row per (dataset, model): CV mean/std over folds with the corrected 95 %
     interval, test accuracy with its Wilson 95 % interval, the McNemar group, times, status.
 
     A model whose units failed or timed out keeps its row, with the status and error.
+    ``tests``: ``{dataset: significance(records, dataset)}`` when already computed.
     """
+    tests = tests if tests is not None else significance_by_dataset(records)
     rows = {}
     for r in records:
         row = rows.setdefault((r["dataset"], r["model"]), {
@@ -104,10 +106,14 @@ def summarize(records) -> pd.DataFrame:
     df = df.sort_values(["dataset", "test_accuracy"], ascending=[True, False],
                         na_position="last").reset_index(drop=True)
     for dataset in df["dataset"].unique():
-        tests = significance(records, dataset)
-        for model, letters in tests["groups"].items():
+        for model, letters in tests[dataset]["groups"].items():
             df.loc[(df["dataset"] == dataset) & (df["model"] == model), "group"] = letters
     return df
+
+
+def significance_by_dataset(records) -> dict:
+    """:func:`significance` of every dataset in ``records``, computed once."""
+    return {d: significance(records, d) for d in sorted({r["dataset"] for r in records})}
 
 
 def significance(records, dataset) -> dict:
@@ -245,10 +251,9 @@ def format_p(p) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def significance_table(records, dataset) -> tuple[pd.DataFrame, list[str]]:
-    """The pairwise tests of ``dataset`` as a display table, and notes on the models
+def significance_table(tests) -> tuple[pd.DataFrame, list[str]]:
+    """One dataset's :func:`significance` as a display table, and notes on the models
     left out (failed, or recorded without predictions)."""
-    tests = significance(records, dataset)
     shown = pd.DataFrame([{
         "model A": p["model_a"], "model B": p["model_b"],
         "only A right": "" if p["a_only_right"] is None else p["a_only_right"],
@@ -261,12 +266,12 @@ def significance_table(records, dataset) -> tuple[pd.DataFrame, list[str]]:
     return shown, notes
 
 
-def write_significance(records, out_dir, header) -> list[Path]:
-    """``significance_<dataset>.md`` and ``.csv`` for every dataset with two or more models
-    (one model: nothing to compare, no file)."""
+def write_significance(tests, out_dir, header) -> list[Path]:
+    """``significance_<dataset>.md`` and ``.csv`` for every dataset of ``tests``
+    (:func:`significance_by_dataset`) with two or more models (one model: no file)."""
     written = []
-    for dataset in sorted({r["dataset"] for r in records}):
-        shown, notes = significance_table(records, dataset)
+    for dataset, result in tests.items():
+        shown, notes = significance_table(result)
         if shown.empty:
             continue
         stem = Path(out_dir) / f"significance_{slug(dataset)}"
@@ -296,8 +301,9 @@ def _save(fig, out_dir, stem):
     return paths
 
 
-def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
-    """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs time."""
+def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Path]:
+    """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs
+    time, pairwise p-values (``pairwise``: :func:`significance_by_dataset`, if computed)."""
     # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
     # stays as it is) and nothing is left open in pyplot's figure manager.
     from matplotlib.figure import Figure  # noqa: PLC0415
@@ -383,14 +389,13 @@ def write_figures(df: pd.DataFrame, records, out_dir) -> list[Path]:
             written += _save(fig, out_dir, f"{stem}_accuracy_vs_fit_time")
 
         # 5. pairwise p-values: McNemar (Holm) below the diagonal, corrected t-test above
-        tests = significance(records, dataset)
-        if tests["pairs"]:
-            names = order if order else sorted({p["model_a"] for p in tests["pairs"]})
-            names = [m for m in names if any(m in (p["model_a"], p["model_b"])
-                                             for p in tests["pairs"])]
+        pairs = (pairwise[dataset] if pairwise else significance(records, dataset))["pairs"]
+        if pairs:
+            names = order if order else sorted({p["model_a"] for p in pairs})
+            names = [m for m in names if any(m in (p["model_a"], p["model_b"]) for p in pairs)]
             index = {m: i for i, m in enumerate(names)}
             grid = np.full((len(names), len(names)), np.nan)
-            for p in tests["pairs"]:
+            for p in pairs:
                 i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
                 grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
             fig, ax = subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
@@ -418,14 +423,15 @@ def write_report(records, out_dir, preset, seed, figures=True):
             f"no records for preset {preset!r} and seed {seed} in the store; run "
             f"`python -m mnistbench run-all --preset {preset}` first"
         )
-    df = summarize(chosen)
+    tests = significance_by_dataset(chosen)
+    df = summarize(chosen, tests)
     header = _header(chosen, preset, seed)
     write_tables(df, chosen, out_dir, preset, seed)
-    write_significance(chosen, out_dir, header)
-    drawn = write_figures(df, chosen, out_dir) if figures else []
+    write_significance(tests, out_dir, header)
+    drawn = write_figures(df, chosen, out_dir, tests) if figures else []
     sections = []
     for dataset in sorted(df["dataset"].unique()):
-        pairs, notes = significance_table(chosen, dataset)
+        pairs, notes = significance_table(tests[dataset])
         pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
         sections.append((dataset, _display(df[df["dataset"] == dataset].reset_index(drop=True)),
                          pairs, notes, pngs))
