@@ -242,11 +242,11 @@ def _arrays_from_npz(path) -> dict:
                     "(x_train, y_train, x_test, y_test)"
                 )
             return {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except DataVerificationError:
+        raise
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataVerificationError(f"{path} is damaged or truncated ({exc})") from exc
     except ValueError as exc:
-        if isinstance(exc, DataVerificationError):
-            raise
         raise DataVerificationError(f"{path} is not a NumPy .npz archive ({exc})") from exc
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.errors import UsageError, check_writable_dir, check_writable_file
+from mnistbench.errors import UsageError, check_writable_file
 from mnistbench.hostinfo import host_description, library_versions
 
 __all__ = ["DEFAULT_OUTPUT", "PRESETS", "Preset", "RecordStore", "Unit", "plan_units",
@@ -748,8 +748,8 @@ def run_benchmark(
                                timeout=timeout, device=device, backend=backend)
     out = Path(output)
     store = RecordStore(out / "records.jsonl")
-    # Before any work: an output that cannot be written would lose every unit computed.
-    check_writable_dir(out)
+    # Before any work: an output that cannot be written would lose every unit computed
+    # (this also checks the folder: a file in its place, no write permission).
     check_writable_file(store.path)
     data_options = {"data_file": data_file} if data_file else {}
     if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
