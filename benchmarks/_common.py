@@ -62,7 +62,7 @@ CLASSIC_MODELS = ["logreg", "random-forest", "svc", "hog-svm"]
 def scaling_preset():
     """The workload of the CV-scaling and plain-script comparisons: MNIST, 3-fold CV on
     a stratified 10,000 images, final fit on 20,000, scored on the 10,000 test images."""
-    from mnistbench.evaluation import Preset
+    from mnistbench.harness import Preset
 
     return Preset("bench-scaling", cv=3, cv_subsample=10000, train_subsample=20000,
                   model_params={"random-forest": {"forest__n_estimators": 100}},
@@ -76,7 +76,7 @@ def timed_scaling_run(**options):
     import tempfile
     import time
 
-    from mnistbench.evaluation import RecordStore, run_benchmark
+    from mnistbench.harness import RecordStore, run_benchmark
 
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()

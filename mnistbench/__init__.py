@@ -28,7 +28,7 @@ _LAZY = {
     "HOGTransformer": "mnistbench.features",
     "MODELS": "mnistbench.models",
     "make_model": "mnistbench.models",
-    "run_benchmark": "mnistbench.evaluation",
+    "run_benchmark": "mnistbench.harness",
     "prepare_image": "mnistbench.imaging",
     "load_model": "mnistbench.persist",
     "save_model": "mnistbench.persist",

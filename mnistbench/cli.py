@@ -7,6 +7,7 @@ touching this file. Heavy imports happen inside the command functions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -14,14 +15,15 @@ from pathlib import Path
 from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS, is_dataset_name
 from mnistbench.errors import MnistbenchError, UsageError
-from mnistbench.evaluation import DEFAULT_OUTPUT
-
-def _models_registry():
-    try:
-        from mnistbench.models import MODELS  # noqa: PLC0415
-    except ImportError:
-        return {}
-    return MODELS
+from mnistbench.harness import (
+    DEFAULT_OUTPUT,
+    PRESETS,
+    RecordStore,
+    RunOptions,
+    run_benchmark,
+)
+from mnistbench.log import progress_logging
+from mnistbench.models import MODELS
 
 
 def cmd_list(args) -> int:
@@ -29,14 +31,10 @@ def cmd_list(args) -> int:
     width = max(len(n) for n in DATASETS)
     for name, entry in DATASETS.items():
         print(f"  {name:<{width}}  {entry.summary}")
-    models = _models_registry()
-    if models:
-        print("models:")
-        width = max(len(n) for n in models)
-        for name, entry in models.items():
-            print(f"  {name:<{width}}  {entry.summary}")
-    from mnistbench.evaluation import PRESETS  # noqa: PLC0415
-
+    print("models:")
+    width = max(len(n) for n in MODELS)
+    for name, entry in MODELS.items():
+        print(f"  {name:<{width}}  {entry.summary} [{entry.family}]")
     print("presets:")
     width = max(len(n) for n in PRESETS)
     for name, preset in PRESETS.items():
@@ -45,30 +43,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from mnistbench.evaluation import run_benchmark  # noqa: PLC0415
-
-    try:
-        df = run_benchmark(
-            datasets=getattr(args, "datasets", None),
-            models=getattr(args, "models", None),
-            preset=args.preset,
-            cv=args.cv,
-            repeats=args.repeats,
-            seed=args.seed,
-            n_jobs=args.n_jobs,
-            device=args.device,
-            output=args.output,
-            timeout=args.timeout,
-            quiet=args.quiet,
-            verbose=args.verbose,
-            data_file=args.data_file,
-            figures=not args.no_figures,
-            backend=args.backend,
-            scheduler=args.scheduler,
-            threads=args.threads,
-        )
-    except KeyboardInterrupt:
-        return 130
+    options = RunOptions.from_namespace(args)
+    df = run_benchmark(getattr(args, "datasets", None), getattr(args, "models", None),
+                       **dataclasses.asdict(options))
     if not args.quiet:
         _print_table(df)
     return 0 if (df["status"] == "ok").all() else 3
@@ -81,7 +58,6 @@ def _print_table(df):
 
 
 def cmd_report(args) -> int:
-    from mnistbench.evaluation import RecordStore  # noqa: PLC0415
     from mnistbench.report import write_report  # noqa: PLC0415
 
     store = RecordStore(Path(args.output) / "records.jsonl")
@@ -185,6 +161,39 @@ def _dataset_name(text):
     )
 
 
+def _add_model_file_commands(sub):
+    """``train`` and ``predict``: model files."""
+    p = sub.add_parser("train", help="fit a model on a whole training split, report its test "
+                       "accuracy and save it")
+    p.add_argument("--model", required=True, choices=list(MODELS), metavar="MODEL",
+                   help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="DATASET",
+                   help="mnist (default), digits or folder:PATH")
+    p.add_argument("--output", required=True, metavar="PATH",
+                   help="model file: .keras for the CNNs, .skops for the others (added if missing)")
+    p.add_argument("--epochs", type=int, help="CNN epochs (default: the model's, 10)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="any estimator parameter, as in set_params (repeatable): "
+                   "--param batch_size=64, --param svc__C=5")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="read the digits in image files with a saved model")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG/... files")
+    p.add_argument("--model", required=True, metavar="PATH", help="a file written by `train`")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--top", type=int, default=3, help="classes shown per digit (default: 3)")
+    p.add_argument("--single", action="store_true",
+                   help="each image is one digit (do not split it into several)")
+    p.add_argument("--trust", action="store_true",
+                   help="load a .skops file even if it holds types outside mnistbench's "
+                   "allow-list (only for files you trust)")
+    p.set_defaults(func=cmd_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnistbench",
@@ -215,47 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_fetch_data)
 
-    from mnistbench.models import MODELS  # noqa: PLC0415 - light: no Keras/XGBoost import
-
-    preset_names = ["quick", "default", "full"]
-
-    def run_options(p):
-        p.add_argument("--preset", default="default", choices=preset_names,
-                       help="how much work (see README; default: %(default)s)")
-        p.add_argument("--cv", type=int, metavar="K", help="folds (overrides the preset)")
-        p.add_argument("--repeats", type=int, default=1, metavar="R",
-                       help="repeat the stratified K-fold split R times, each shuffled anew "
-                       "(more folds for the intervals and paired tests; default: 1)")
-        p.add_argument("--seed", type=int, default=0, help="seed for folds, subsamples and models")
-        p.add_argument("--n-jobs", type=int, default=1, metavar="N",
-                       help="units run in N worker processes (default: 1; with --backend dask "
-                       "and no --scheduler: workers of the local cluster, default one per core)")
-        p.add_argument("--threads", type=int, metavar="T",
-                       help="thread-pool size per worker (default: cores // workers)")
-        p.add_argument("--backend", default="local", choices=["local", "dask"],
-                       help="local worker processes, or a Dask cluster (default: %(default)s)")
-        p.add_argument("--scheduler", metavar="ADDRESS",
-                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies "
-                       "--backend dask); without it a LocalCluster is started")
-        p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
-                       help="GPU for XGBoost/CNN when present (default: auto)")
-        p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
-                       help="records, tables and figures (default: %(default)s; the reference "
-                       "results shipped in the repository's results/ are never resumed)")
-        p.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help="stop a unit running longer than this and record it as timed out")
-        p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
-        p.add_argument("--no-figures", action="store_true", help="tables only")
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-        p.add_argument("-v", "--verbose", action="store_true",
-                       help="also Keras's per-epoch lines of each CNN unit")
-
     p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
     p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
                    type=_dataset_name,
                    help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))} or "
                    "folder:PATH (one sub-folder of images per class); default: all registered")
-    run_options(p)
+    RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("run", help="run a selection of models and datasets")
@@ -263,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"models to run: {', '.join(MODELS)}")
     p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
                    help=f"datasets: {', '.join(sorted(DATASETS))} or folder:PATH")
-    run_options(p)
+    RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
@@ -274,35 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("train", help="fit a model on a whole training split, report its test "
-                       "accuracy and save it")
-    p.add_argument("--model", required=True, choices=list(MODELS), metavar="MODEL",
-                   help=f"one of: {', '.join(MODELS)}")
-    p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="DATASET",
-                   help="mnist (default), digits or folder:PATH")
-    p.add_argument("--output", required=True, metavar="PATH",
-                   help="model file: .keras for the CNNs, .skops for the others (added if missing)")
-    p.add_argument("--epochs", type=int, help="CNN epochs (default: the model's, 10)")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="any estimator parameter, as in set_params (repeatable): "
-                   "--param batch_size=64, --param svc__C=5")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
-    p.add_argument("--data-file", metavar="PATH", help="MNIST file to use ($MNISTBENCH_DATA)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("predict", help="read the digits in image files with a saved model")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG/... files")
-    p.add_argument("--model", required=True, metavar="PATH", help="a file written by `train`")
-    p.add_argument("--json", action="store_true", help="JSON output")
-    p.add_argument("--top", type=int, default=3, help="classes shown per digit (default: 3)")
-    p.add_argument("--single", action="store_true",
-                   help="each image is one digit (do not split it into several)")
-    p.add_argument("--trust", action="store_true",
-                   help="load a .skops file even if it holds types outside mnistbench's "
-                   "allow-list (only for files you trust)")
-    p.set_defaults(func=cmd_predict)
+    _add_model_file_commands(sub)
     return parser
 
 
@@ -321,7 +267,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        with progress_logging(getattr(args, "quiet", False), force=True):
+            return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mnistbench.cli import main
-from mnistbench.evaluation import (
+from mnistbench.harness import (
     PRESETS,
     Preset,
     RecordStore,
@@ -67,7 +67,7 @@ def test_failed_units_are_not_counted_as_finished(tmp_path):
 
 def test_records_from_another_machine_are_recomputed(tmp_path):
     """A clone's shipped results/records.jsonl must not pass for the user's own run."""
-    from mnistbench.evaluation import host_description
+    from mnistbench.hostinfo import host_description
 
     out = tmp_path / "out"
     run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True, figures=False)

@@ -31,7 +31,7 @@ from PIL import Image
 
 from mnistbench import datasets, load_dataset, make_model
 from mnistbench.cli import main
-from mnistbench.evaluation import RecordStore
+from mnistbench.harness import RecordStore
 from mnistbench.persist import save_model
 
 DATA = Path(__file__).parent / "data"
@@ -486,11 +486,6 @@ def test_train_bad_param_fails_before_the_fit(tmp_path, capsys, param, message):
 
 
 # ------------------------------------------------------------ 6. bad data for the estimators
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
 @pytest.mark.parametrize("name", ["logreg", "random-forest", "svc", "xgboost", "hog-svm"])
 def test_colour_images_are_refused_and_the_fitted_model_kept(digits, name):
     model = make_model(name, random_state=0).set_params(**_fast(name)).fit(*digits.train)

@@ -1,13 +1,13 @@
 """Run units on a Dask cluster (``run-all --backend dask [--scheduler ADDRESS]``).
 
 Each (dataset, model, split) unit is one ``dask.distributed`` task running
-:func:`mnistbench.evaluation.record_unit` on a worker; records come back to
+:func:`mnistbench.harness.execute.record_unit` on a worker; records come back to
 this process and are appended to the same record store as a local run, in the
 order they finish, so an interrupted distributed run resumes like a local one.
 
 * No address: a ``LocalCluster`` of single-threaded worker processes on this
   machine, their thread pools capped through the environment (see
-  :func:`mnistbench.evaluation.thread_env`) so that nothing oversubscribes.
+  :func:`mnistbench.harness.local.thread_env`) so that nothing oversubscribes.
 * An address (``tcp://host:8786``): an existing cluster. Each task caps BLAS and
   OpenMP pools with threadpoolctl and XGBoost through ``n_jobs``; start the
   workers with ``--nthreads 1`` and ``OMP_NUM_THREADS`` / ``TF_NUM_INTRAOP_THREADS``
@@ -24,14 +24,17 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from mnistbench.evaluation import RecordStore, failed_record, record_unit, thread_env
+from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+from mnistbench.harness.execute import failed_record, record_unit
+from mnistbench.harness.local import thread_env
+from mnistbench.harness.options import RunOptions
+from mnistbench.harness.records import RecordStore
 
 __all__ = ["run_units_dask"]
 
 
 def _run_on_worker(unit, data_options, threads):
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a scikit-learn dependency
-
     with threadpool_limits(limits=threads):
         return record_unit(unit, data_options)
 
@@ -47,14 +50,15 @@ def _import_distributed():
     return distributed
 
 
-def run_units_dask(units, store: RecordStore, scheduler=None, n_workers=None, threads=None,
-                   data_options=None, on_record=None, say=None):
+def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=None,
+                   threads=None, on_record=None, say=None):
     """Run ``units`` on a Dask cluster, appending each record to ``store``.
 
     Parameters
     ----------
-    scheduler : str, optional
-        Address of a running scheduler; None starts a LocalCluster here.
+    options : RunOptions
+        ``options.scheduler``: address of a running scheduler; None starts a
+        LocalCluster here. ``options.data_file``: the MNIST file every worker reads.
     n_workers : int, optional
         Workers of the LocalCluster (default: one per core).
     threads : int, optional
@@ -69,6 +73,7 @@ def run_units_dask(units, store: RecordStore, scheduler=None, n_workers=None, th
     if not units:
         return statuses
     cluster = None
+    scheduler, data_options = options.scheduler, options.data_options
     if scheduler:
         client = distributed.Client(scheduler, timeout="30s")
         threads = threads or 1

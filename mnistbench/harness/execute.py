@@ -1,0 +1,142 @@
+"""Fit and score one unit in this process, and turn the outcome into its record."""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from threadpoolctl import threadpool_info
+
+from mnistbench.datasets import load_dataset
+from mnistbench.harness.presets import Preset
+from mnistbench.harness.units import Unit
+from mnistbench.hostinfo import host_description, library_versions
+from mnistbench.models import is_deep, make_model
+from mnistbench.stats import encode_predictions
+
+__all__ = ["failed_record", "record_unit", "run_unit"]
+
+_DATA_CACHE: dict = {}
+
+
+def _stratified_subsample(X, y, n, seed):
+    if n is None or n >= len(y):
+        return X, y
+    X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=seed)
+    return X_sub, y_sub
+
+
+def _data(dataset, preset: Preset, seed, data_options):
+    key = (dataset, preset.name, seed)
+    if key not in _DATA_CACHE:
+        ds = load_dataset(dataset, **data_options)
+        X_cv, y_cv = _stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, seed)
+        X_tr, y_tr = _stratified_subsample(ds.X_train, ds.y_train, preset.train_subsample, seed)
+        _DATA_CACHE.clear()  # one dataset in memory at a time
+        _DATA_CACHE[key] = (ds, X_cv, y_cv, X_tr, y_tr)
+    return _DATA_CACHE[key]
+
+
+def run_unit(unit: Unit, data_options=None) -> dict:
+    """Fit and score one unit in this process; return its record (status ok)."""
+    preset = unit.preset
+    ds, X_cv, y_cv, X_tr, y_tr = _data(unit.dataset, preset, unit.seed, data_options or {})
+    if unit.split == "test":
+        X_fit, y_fit, X_eval, y_eval = X_tr, y_tr, ds.X_test, ds.y_test
+    else:
+        repeat, _, fold = unit.split.rpartition("fold-")
+        k = int(fold)
+        r = int(repeat[1:-1]) if repeat else 1  # "r2-" -> 2
+        folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed + r - 1)
+        train_idx, val_idx = list(folds.split(X_cv, y_cv))[k - 1]
+        X_fit, y_fit, X_eval, y_eval = X_cv[train_idx], y_cv[train_idx], X_cv[val_idx], y_cv[val_idx]
+
+    est = make_model(unit.model, random_state=unit.seed, device=unit.device, n_jobs=unit.threads)
+    est.set_params(**unit.params)
+    fit_kwargs = {}
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    # The "deep" family's contract (models.FAMILIES): the final step is a Keras
+    # estimator with ``verbose``, ``history_`` and ``fit(validation_data=...)``.
+    deep = is_deep(unit.model)
+    if deep:
+        # Learning curves against the held-out part, as the tutorial plots them: for the
+        # figures only, never for a training decision (no early stopping on it).
+        # Keras's epoch lines only when asked (--verbose): by default the progress bar
+        # is the one thing on the screen, not lines from every worker interleaved with it.
+        final.set_params(verbose=2 if unit.verbose >= 2 else 0)
+        fit_kwargs["validation_data"] = (X_eval, y_eval)
+    t0 = time.perf_counter()
+    est.fit(X_fit, y_fit, **fit_kwargs)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = est.predict(X_eval)
+    predict_s = time.perf_counter() - t0
+
+    record = _base_record(unit)
+    record.update(
+        status="ok",
+        n_train=int(len(y_fit)),
+        n_test=int(len(y_eval)),
+        accuracy=float(accuracy_score(y_eval, pred)),
+        macro_f1=float(f1_score(y_eval, pred, average="macro")),
+        fit_seconds=round(fit_s, 3),
+        predict_seconds=round(predict_s, 4),
+        device=_device_of(final),
+        # what the native thread pools (BLAS, OpenMP) were really capped at (--threads)
+        thread_caps=sorted({(i["user_api"], i["num_threads"]) for i in threadpool_info()}),
+    )
+    if deep:
+        record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
+    if unit.split == "test":
+        labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
+        record["labels"] = labels.tolist()
+        record["confusion"] = confusion_matrix(y_eval, pred, labels=labels).tolist()
+        # every statistic of the report (intervals, McNemar) comes from this, not a refit
+        record["predictions"] = encode_predictions(y_eval, pred)
+    return record
+
+
+def _device_of(estimator):
+    """The record's device: "cpu", "cuda", "gpu:NAME (backend)"; a CNN computing in a
+    reduced precision adds it, e.g. "cpu (mixed_bfloat16)"."""
+    device = getattr(estimator, "device_", None) or "cpu"
+    if device.startswith("cpu"):
+        device = device.split(" (")[0]
+    precision = getattr(estimator, "precision_", "float32")
+    return device if precision == "float32" else f"{device} ({precision})"
+
+
+def _base_record(unit: Unit) -> dict:
+    return {
+        "dataset": unit.dataset,
+        "model": unit.model,
+        "split": unit.split,
+        "preset": unit.preset.name,
+        "seed": unit.seed,
+        "params": unit.params,
+        "params_hash": unit.params_hash,
+        "versions": library_versions(),
+        "host": host_description(),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def record_unit(unit: Unit, data_options=None) -> dict:
+    """:func:`run_unit`, with any failure turned into a ``failed`` record."""
+    try:
+        return run_unit(unit, data_options)
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded
+        record = _base_record(unit)
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=8))
+        return record
+
+
+def failed_record(unit: Unit, error: str, status="failed") -> dict:
+    """The record of a unit that produced none itself (worker lost, timed out)."""
+    record = _base_record(unit)
+    record.update(status=status, error=error)
+    return record

@@ -1,0 +1,172 @@
+"""Run options, declared once: the CLI's flags, ``run_benchmark``'s keywords and the
+runners all come from :class:`RunOptions`, and one check validates them before any
+work starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mnistbench.datasets import DATASETS, is_dataset_name
+from mnistbench.errors import UsageError
+from mnistbench.harness.presets import PRESETS, Preset
+from mnistbench.models import MODELS
+
+__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "RunOptions"]
+
+#: Where a run writes when no output folder is given. Not ``results/``: that folder
+#: holds the project's reference results, which a user's run must never overwrite or
+#: pass off as its own.
+DEFAULT_OUTPUT = "mnistbench-results"
+DEVICES = ("auto", "cpu", "gpu")
+BACKENDS = ("local", "dask")
+
+
+def _option(default, help, *, flags=None, **argparse_kwargs):
+    """A field of :class:`RunOptions`, with what the CLI needs to offer it."""
+    return dataclasses.field(default=default, metadata={
+        "help": help, "flags": flags, "argparse": argparse_kwargs})
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """How a run is done (not which datasets and models: those are its arguments).
+
+    Each field is a keyword of :func:`~mnistbench.run_benchmark` and a flag of
+    ``run-all`` / ``run`` (``n_jobs`` is ``--n-jobs``). :meth:`check` validates them
+    all before any work starts and resolves the preset.
+    """
+
+    preset: str | Preset = _option(
+        "default", "how much work: quick, default or full (a Preset from Python)",
+        choices=list(PRESETS))
+    cv: int | None = _option(None, "folds (overrides the preset)", type=int, metavar="K")
+    repeats: int = _option(
+        1, "repeat the stratified K-fold split R times, each shuffled anew (seed, seed + 1, "
+        "...): more folds for the intervals and paired tests", type=int, metavar="R")
+    seed: int = _option(0, "seed for the folds, the subsamples and every model", type=int)
+    n_jobs: int = _option(
+        1, "units run in N worker processes (with --backend dask and no --scheduler: workers "
+        "of the local cluster, default one per core)", type=int, metavar="N")
+    threads: int | None = _option(
+        None, "thread-pool size per worker: BLAS, OpenMP, XGBoost, forest, TensorFlow "
+        "(default: cores // workers; 1 on a remote Dask cluster)", type=int, metavar="T")
+    backend: str = _option(
+        "local", "local worker processes, or a Dask cluster (mnistbench.harness.dask_runner)",
+        choices=list(BACKENDS))
+    scheduler: str | None = _option(
+        None, "Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies backend dask); "
+        "without it a LocalCluster is started", metavar="ADDRESS")
+    device: str = _option("auto", "GPU for XGBoost and the CNNs when present",
+                          choices=list(DEVICES))
+    output: str | Path = _option(
+        DEFAULT_OUTPUT, "folder of records.jsonl, tables and figures; checked for writing "
+        "before any work starts, and a run resumes only its own records there (the "
+        "reference results shipped in the repository's results/ are never resumed)",
+        metavar="DIR")
+    timeout: float | None = _option(
+        None, "stop a unit running longer than this many seconds and record it as timed out",
+        type=float, metavar="SECONDS")
+    data_file: str | None = _option(None, "MNIST file to use ($MNISTBENCH_DATA)",
+                                    metavar="PATH")
+    figures: bool = _option(True, "figures as well as tables (--no-figures: tables only)",
+                            flags=("--no-figures",), action="store_false")
+    quiet: bool = _option(False, "no progress bar or status lines", flags=("-q", "--quiet"),
+                          action="store_true")
+    verbose: bool = _option(
+        False, "also Keras's per-epoch lines of each CNN unit (by default: the progress bar "
+        "and one line per finished unit)", flags=("-v", "--verbose"), action="store_true")
+
+    @classmethod
+    def from_namespace(cls, args) -> "RunOptions":
+        """The options of parsed command-line arguments."""
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Add one flag per field to an ``argparse`` parser."""
+        for f in dataclasses.fields(cls):
+            flags = f.metadata["flags"] or ("--" + f.name.replace("_", "-"),)
+            kwargs = dict(f.metadata["argparse"])
+            if kwargs.get("action") is None:
+                kwargs["default"] = f.default
+            default = "" if f.default in (None, True, False) else " (default: %(default)s)"
+            parser.add_argument(*flags, dest=f.name, help=f.metadata["help"] + default, **kwargs)
+
+    @classmethod
+    def docs(cls) -> str:
+        """The fields, numpydoc-style, for docstrings."""
+        return "\n".join(f"    {f.name} : default={f.default!r}\n        {f.metadata['help']}."
+                         for f in dataclasses.fields(cls))
+
+    @property
+    def data_options(self) -> dict:
+        return {"data_file": self.data_file} if self.data_file else {}
+
+    def check(self, datasets, models) -> Preset:
+        """Check every option (and the names) before any work; return the Preset to run.
+
+        Raises :class:`~mnistbench.errors.UsageError` naming the option, what is allowed
+        and the fix. The command line and the Python API share this one check.
+        """
+        for name in datasets:
+            if not is_dataset_name(name):
+                raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
+                                 "or folder:PATH")
+        for name in models:
+            if name not in MODELS:
+                raise UsageError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+        self._check_numbers()
+        if self.device not in DEVICES:
+            raise UsageError(f"device={self.device!r}: choose 'auto', 'cpu' or 'gpu'")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"unknown backend {self.backend!r}; choose 'local' or 'dask'")
+        if self.backend == "dask" and self.timeout:
+            raise UsageError("--timeout works with the local backend only (Dask cannot stop a "
+                             "running task); drop --timeout or use --backend local")
+        return self._resolve_preset()
+
+    def _check_numbers(self):
+        cores = os.cpu_count() or 1
+        _whole(self.n_jobs, "n_jobs", 1, f"it is the number of worker processes (this machine "
+               f"has {cores} cores; --n-jobs {cores} uses all of them)")
+        if self.threads is not None:
+            _whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
+                   "leave it out for cores // workers")
+        _whole(self.seed, "seed", 0, "NumPy and the models take seeds in that range",
+               high=2**32 - 1)
+        if self.cv is not None:
+            _whole(self.cv, "cv", 2, "cross-validation needs at least 2 folds")
+        _whole(self.repeats, "repeats", 1, "it is how many times the K-fold split is repeated")
+        t = self.timeout
+        if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Real)
+                              or not t > 0 or not np.isfinite(t)):
+            raise UsageError(f"timeout={t!r}: must be a number of seconds above 0; leave it "
+                             "out for no limit")
+
+    def _resolve_preset(self) -> Preset:
+        preset = self.preset
+        if isinstance(preset, str):
+            if preset not in PRESETS:
+                raise UsageError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+            preset = PRESETS[preset]
+        elif not isinstance(preset, Preset):
+            raise UsageError(f"preset={preset!r}: give a preset's name ({', '.join(PRESETS)}) "
+                             "or a mnistbench.harness.Preset")
+        if self.cv is not None and self.cv != preset.cv:
+            preset = dataclasses.replace(preset, name=f"{preset.name}-cv{self.cv}", cv=self.cv)
+        if self.repeats != preset.repeats:
+            preset = dataclasses.replace(preset, name=f"{preset.name}-x{self.repeats}",
+                                         repeats=self.repeats)
+        return preset
+
+
+def _whole(value, name, low, fix, high=None):
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f"{low} or more" if high is None else f"from {low} to {high}"
+        raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")

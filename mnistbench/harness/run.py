@@ -1,0 +1,182 @@
+"""``run_benchmark``: the public entry of a run, in its steps.
+
+1. :func:`_prepare`: check every option, the output folder and the data before any work;
+2. :func:`_plan`: the run's units, less those this folder already holds;
+3. :func:`_execute`: run them (local processes or Dask), each record stored as it ends;
+4. the report, from this folder's own records of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
+from mnistbench.errors import UsageError, check_writable_file
+from mnistbench.harness.local import run_units, threads_for
+from mnistbench.harness.options import RunOptions
+from mnistbench.harness.records import RecordStore
+from mnistbench.harness.units import plan_units, record_key
+from mnistbench.hostinfo import host_description
+from mnistbench.log import logger, progress_logging
+from mnistbench.models import MODELS
+from mnistbench.report import write_report
+
+__all__ = ["run_benchmark"]
+
+
+def run_benchmark(datasets=None, models=None, preset="default", **options):
+    """Run models on datasets with the preset's protocol; return the comparison table.
+
+    Per (dataset, model): stratified K-fold cross-validation on the training split
+    (optionally a stratified subsample of it), then a final fit on the training split
+    scored on the held-out test split. Units already recorded by this folder's runs on
+    this machine (same dataset, model, split and parameters) in
+    ``<output>/records.jsonl`` are skipped, so an interrupted run resumes and a finished
+    one only re-renders the tables and figures.
+
+    Parameters
+    ----------
+    datasets, models : list of str, optional
+        Registry names (default: all); a dataset may also be ``"folder:PATH"``, a
+        folder with one sub-folder of images per class.
+    preset : {"quick", "default", "full"} or Preset
+    **options
+        The fields of :class:`~mnistbench.harness.RunOptions`:
+
+{options}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (dataset, model), sorted by test accuracy within each dataset.
+    """
+    try:
+        opts = RunOptions(preset=preset, **options)
+    except TypeError:
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(RunOptions)})
+        raise UsageError(f"run_benchmark got unknown option(s) {unknown}; the options are "
+                         f"{[f.name for f in dataclasses.fields(RunOptions)]}") from None
+    if opts.scheduler:
+        opts = dataclasses.replace(opts, backend="dask")
+    with progress_logging(opts.quiet):
+        return _run(list(datasets or DATASETS), list(models or MODELS), opts)
+
+
+run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
+
+
+def _run(datasets, models, opts: RunOptions):
+    preset, store, fingerprints = _prepare(datasets, models, opts)
+    # Workers and threads per worker, decided once: the units' model n_jobs and the
+    # workers' thread-pool caps must agree, or parallel units oversubscribe the cores.
+    if opts.backend == "dask" and not opts.scheduler:
+        n_workers = opts.n_jobs if opts.n_jobs > 1 else (os.cpu_count() or 1)  # LocalCluster
+    else:
+        n_workers = opts.n_jobs
+    threads = opts.threads or (1 if opts.scheduler else threads_for(n_workers))
+    units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
+                       threads=threads, verbose=0 if opts.quiet else (2 if opts.verbose else 1),
+                       fingerprints=fingerprints)
+    todo = _plan(units, store, preset)
+    started = time.monotonic()
+    statuses = _execute(todo, store, opts, n_workers, threads)
+    if statuses.get("failed") or statuses.get("timeout"):
+        logger.info(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} "
+                    "timed out: see the status column and records.jsonl")
+    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
+    df = write_report([r for r in store.own_records() if record_key(r) in planned],
+                      opts.output, preset.name, opts.seed, figures=opts.figures)
+    minutes = (time.monotonic() - started) / 60
+    logger.info(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written "
+                f"to {Path(opts.output)}/")
+    return df
+
+
+def _prepare(datasets, models, opts: RunOptions):
+    """Everything that can fail before any work: options, output folder, data."""
+    preset = opts.check(datasets, models)
+    store = RecordStore(Path(opts.output) / "records.jsonl")
+    # An output that cannot be written would lose every unit computed (this also checks
+    # the folder: a file in its place, no write permission).
+    check_writable_file(store.path)
+    if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
+        load_dataset("mnist", verbose=not opts.quiet, **opts.data_options)
+    fingerprints = {}
+    for name in datasets:  # read (and cache) a folder once, here, with clear errors
+        if name.startswith(FOLDER_PREFIX):
+            ds = load_dataset(name, verbose=not opts.quiet)
+            smallest = int(np.unique(ds.y_train, return_counts=True)[1].min())
+            if smallest < preset.cv:
+                raise UsageError(
+                    f"{name}: a class has only {smallest} training image(s), fewer than the "
+                    f"{preset.cv} CV folds; add images or pass --cv {max(2, smallest)}"
+                )
+            fingerprints[name] = ds.extra["fingerprint"]
+    return preset, store, fingerprints
+
+
+def _plan(units, store: RecordStore, preset):
+    """The units still to run, final fits first. Only this folder's own work made on this
+    machine is resumed: records made elsewhere (the reference results shipped in a
+    clone's results/, say) are recomputed, so a table never passes them off as yours."""
+    planned = {u.key for u in units}
+    own = store.own_records(host_description())
+    done = {record_key(r) for r in own if r.get("status") == "ok"}
+    # Final fits (the largest training sets) first, so that parallel workers do not end
+    # with one long unit running alone.
+    todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
+    logger.info(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
+                f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in "
+                f"{store.path}")
+    foreign = sum(record_key(r) in planned for r in store.load()) - sum(
+        record_key(r) in planned for r in own)
+    if foreign:
+        logger.info(f"  {foreign} record(s) in {store.path} were not made by runs of this "
+                    "folder on this machine (shipped reference results, or copied in): they "
+                    "are recomputed, never shown as yours")
+    return todo
+
+
+def _unit_line(r):
+    if r["status"] == "ok":
+        return (f"[ok] {r['dataset']}/{r['model']}/{r['split']}: accuracy "
+                f"{100 * r['accuracy']:.2f} %, fit {r['fit_seconds']:.1f} s on {r['device']}")
+    return f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
+
+
+def _execute(todo, store, opts: RunOptions, n_workers, threads):
+    """Run the units with a progress bar (unless quiet); return the Counter of statuses."""
+    bar = None
+    if todo and not opts.quiet:
+        from tqdm.auto import tqdm  # noqa: PLC0415 - only with something to show
+
+        bar = tqdm(total=len(todo), unit="unit", desc="run-all", file=sys.stderr)
+
+    def on_record(r):
+        logger.info(_unit_line(r))
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if opts.backend == "dask":
+            from mnistbench.harness.dask_runner import run_units_dask  # noqa: PLC0415 - Dask
+
+            return run_units_dask(todo, store, opts, n_workers=n_workers, threads=threads,
+                                  on_record=on_record, say=logger.info)
+        return run_units(todo, store, n_jobs=opts.n_jobs, timeout=opts.timeout,
+                         data_options=opts.data_options, on_record=on_record, threads=threads)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()  # before the message, so it is not drawn over
+        logger.info("interrupted: finished units are recorded; run the same command again "
+                    "to resume")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
