@@ -31,7 +31,9 @@ def main():
     args = parser.parse_args()
 
     from mnistbench import load_dataset
-    from mnistbench.cnn import KerasCNNClassifier, _make_optimizer, build_cnn
+    from mnistbench.architectures import build_cnn
+    from mnistbench.architectures import make_optimizer as _make_optimizer
+    from mnistbench.cnn import KerasCNNClassifier
 
     import keras
     import numpy as np

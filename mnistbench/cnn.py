@@ -15,181 +15,40 @@ import json
 import math
 import warnings
 import zipfile
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+import sklearn
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from mnistbench.devices import import_keras_quietly, keras_device, resolve_precision
+from mnistbench._version import __version__
+from mnistbench.architectures import (
+    ARCHITECTURES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PRECISIONS,
+    TrainingWarning,
+    build_cnn,
+    keras,
+    make_optimizer,
+    warn_if_useless,
+)
+from mnistbench.devices import keras_device, resolve_precision
 from mnistbench.features import check_greyscale, image_shape_for
+from mnistbench.scikeras_compat import KerasClassifierBase, canonical_order
 
-keras = import_keras_quietly()
+__all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn",
+           "canonical_order"]
 
-from scikeras.wrappers import KerasClassifier  # noqa: E402
-from sklearn.exceptions import DataConversionWarning  # noqa: E402
-from sklearn.utils import ClassifierTags  # noqa: E402
-
-__all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn"]
-
-#: Architectures from "How to Develop a CNN for MNIST Handwritten Digit Classification".
-ARCHITECTURES = {
-    "baseline": "Conv(f,3x3) + MaxPool + Dense(units) + softmax",
-    "batchnorm": "baseline with batch normalisation after the conv and dense layers",
-    "deep": "VGG-like: Conv(f) + MaxPool + Conv(2f) + Conv(2f) + MaxPool + Dense(units) + softmax",
-}
-OPTIMIZERS = ("sgd", "adam", "rmsprop", "adamw")
-#: ``precision`` values; "auto" resolves with ``devices.resolve_precision``.
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-LR_SCHEDULES = ("constant", "cosine")
-# augment=True: MNIST digits are size-normalised to a 20 px box and centred by
-# mass, so test digits vary little in position and size but much in slant. The
-# first policy (shift 10 %, zoom 10 %) cost the 32-filter deep net accuracy
-# (99.46 % at 15 epochs, 99.48 % at 30, vs 99.51 % without): it spent capacity
-# on variation the test set does not have. See results/cnn_accuracy.md.
-AUGMENTATION = {"shift": 0.05, "rotation_degrees": 10.0, "zoom": 0.05}
 _METADATA_MEMBER = "mnistbench.json"
 
 
-class TrainingWarning(UserWarning):
-    """Training went wrong in a way that makes the model useless (NaN loss, chance level)."""
-
-
-# --------------------------------------------------------------------------- model
-def build_cnn(
-    input_shape,
-    n_classes,
-    *,
-    architecture="deep",
-    filters=32,
-    dense_units=100,
-    dropout=0.0,
-    padding="same",
-    augment=False,
-    x_scale=255.0,
-    seed=None,
-    precision="float32",
-):
-    """Build (uncompiled) one of the tutorial's CNNs with the ``keras`` API only.
-
-    Parameters
-    ----------
-    input_shape : tuple
-        ``(h, w, 1)``.
-    n_classes : int
-        Width of the softmax output.
-    architecture : {"baseline", "batchnorm", "deep"}
-    filters, dense_units : int
-        Filters of the first conv block (the deep block uses ``2 * filters``) and
-        units of the hidden dense layer.
-    dropout : float
-        Dropout rate after the convolutional blocks and the dense layer (0 = none).
-    padding : {"same", "valid"}
-        Convolution and pooling padding. The tutorial uses "valid"; "same" also
-        works on 8x8 digits and on other small inputs.
-    augment : bool
-        Random shifts, rotations and zoom (``AUGMENTATION``), active only while
-        training.
-    x_scale : float
-        Inputs are divided by this inside the model (learned in ``fit``), so a saved
-        model takes raw pixels.
-    seed : int or None
-        Seed of the augmentation layers.
-    precision : {"float32", "mixed_bfloat16"}
-        Dtype policy of the convolution and hidden layers. "mixed_bfloat16" keeps
-        the weights in float32 and computes in bfloat16; the input scaling, the
-        augmentation and the softmax output stay float32 either way.
-    """
-    layers = keras.layers
-    init = "he_uniform"
-    h, w = input_shape[:2]
-    _check_spatial_size(h, w, architecture, padding)
-
-    inputs = keras.Input(shape=input_shape, name="pixels")
-    x = layers.Rescaling(1.0 / x_scale, name="scale")(inputs)
-    if augment:
-        a = AUGMENTATION
-        x = layers.RandomTranslation(a["shift"], a["shift"], fill_mode="constant", seed=seed, name="shift")(x)
-        x = layers.RandomRotation(a["rotation_degrees"] / 360, fill_mode="constant", seed=seed, name="rotate")(x)
-        x = layers.RandomZoom(a["zoom"], fill_mode="constant", seed=seed, name="zoom")(x)
-
-    if precision not in PRECISIONS[1:]:
-        raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS[1:])}")
-    dt = {"dtype": precision}
-
-    def conv(x, n, name):
-        x = layers.Conv2D(n, 3, padding=padding, activation="relu", kernel_initializer=init,
-                          name=name, **dt)(x)
-        if architecture == "batchnorm":
-            x = layers.BatchNormalization(name=name + "_bn", **dt)(x)
-        return x
-
-    x = conv(x, filters, "conv1")
-    x = layers.MaxPooling2D(2, padding=padding, name="pool1", **dt)(x)
-    if architecture == "deep":
-        x = conv(x, 2 * filters, "conv2a")
-        x = conv(x, 2 * filters, "conv2b")
-        x = layers.MaxPooling2D(2, padding=padding, name="pool2", **dt)(x)
-    x = layers.Flatten(name="flatten", **dt)(x)
-    if dropout:
-        x = layers.Dropout(dropout, seed=seed, name="drop1", **dt)(x)
-    x = layers.Dense(dense_units, activation="relu", kernel_initializer=init, name="dense", **dt)(x)
-    if architecture == "batchnorm":
-        x = layers.BatchNormalization(name="dense_bn", **dt)(x)
-    if dropout:
-        x = layers.Dropout(dropout, seed=seed, name="drop2", **dt)(x)
-    # softmax and loss in float32 whatever the policy (bfloat16 has 8 bits of mantissa)
-    outputs = layers.Dense(n_classes, activation="softmax", name="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"cnn_{architecture}")
-
-
-def _check_spatial_size(h, w, architecture, padding):
-    if padding == "same":
-        return
-    size = [h, w]
-    steps = ["conv", "pool"] + (["conv", "conv", "pool"] if architecture == "deep" else [])
-    for step in steps:
-        size = [s - 2 if step == "conv" else s // 2 for s in size]
-        if min(size) < 1:
-            raise ValueError(
-                f"a {h}x{w} image is too small for architecture={architecture!r} with "
-                "padding='valid'; use padding='same' (the default)"
-            )
-
-
-def _make_optimizer(name, learning_rate, momentum, schedule, total_steps):
-    lr = learning_rate
-    if schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=momentum)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr)
-    return keras.optimizers.RMSprop(learning_rate=lr, momentum=momentum)
-
-
-class _TrainingMonitor(keras.callbacks.Callback):
-    """Stops on a NaN/inf loss and notes divergence, for a plain-words warning later."""
-
-    def __init__(self):
-        super().__init__()
-        self.problem = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None:
-            return
-        if not math.isfinite(loss):
-            self.problem = ("nan", epoch + 1, loss)
-            self.model.stop_training = True
-        elif getattr(self, "_first", None) is None:
-            self._first = loss
-        elif loss > 3 * self._first and self.problem is None:
-            self.problem = ("diverged", epoch + 1, loss)
-
-
 # ------------------------------------------------------------------------ estimator
-class KerasCNNClassifier(KerasClassifier):
+class KerasCNNClassifier(KerasClassifierBase):
     """A convolutional network for small greyscale images, as a scikit-learn classifier.
 
     Accepts images flat ``(n, h*w)`` (square side inferred, or ``image_shape``),
@@ -246,6 +105,10 @@ class KerasCNNClassifier(KerasClassifier):
     callbacks : list of keras callbacks, optional
     class_weight : dict or "balanced", optional
     warm_start : bool, default=False
+        Each ``fit`` continues from the current weights, with a fresh cosine cycle (a
+        warm restart: a spent schedule would leave the rate at 0 and nothing would
+        train). ``partial_fit`` trains one epoch per call; its cosine cycle restarts
+        every ``epochs`` calls.
     **kwargs
         Routed parameters in scikeras's style (``fit__shuffle=False``...).
 
@@ -267,14 +130,32 @@ class KerasCNNClassifier(KerasClassifier):
     model_ : keras.Model
     """
 
-    # Fixed by design: not constructor parameters.
-    loss = "sparse_categorical_crossentropy"
-    metrics = None
-    model = None
-    build_fn = None
-    shuffle = True
-    run_eagerly = False
-    validation_batch_size = None
+    _parameter_constraints = {
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
+        "filters": [Interval(Integral, 1, None, closed="left")],
+        "dense_units": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "padding": [StrOptions({"same", "valid"})],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "augment": ["boolean"],
+        "image_shape": [tuple, list, None],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "monitor": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+    }
+
+    #: models.is_deep reads this: the "deep" family (models.FAMILIES) and its contract.
+    _mnistbench_family = "deep"
 
     def __init__(
         self,
@@ -327,24 +208,8 @@ class KerasCNNClassifier(KerasClassifier):
         self._user_params = set(kwargs)
 
     # ------------------------------------------------------------ sklearn protocol
-    def _get_param_names(self):
-        import inspect  # noqa: PLC0415
-
-        names = [
-            p.name
-            for p in inspect.signature(type(self).__init__).parameters.values()
-            if p.name != "self" and p.kind != p.VAR_KEYWORD
-        ]
-        return sorted(names + sorted(getattr(self, "_user_params", ())))
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # scikeras lists ClassifierMixin after BaseEstimator, whose __sklearn_tags__
-        # never reaches the mixin's: restore what makes this a classifier.
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=False)
-        tags.target_tags.required = True
-        tags.target_tags.multi_output = False
         tags.input_tags.sparse = True
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
@@ -354,7 +219,6 @@ class KerasCNNClassifier(KerasClassifier):
     # ------------------------------------------------------------ input handling
     def _as_images(self, X, *, fitting):
         """Validate X and return float32 images (n, h, w, 1)."""
-        from sklearn.utils import check_array  # noqa: PLC0415
 
         if hasattr(X, "toarray"):  # scipy sparse: images are dense anyway
             X = X.toarray()
@@ -394,26 +258,7 @@ class KerasCNNClassifier(KerasClassifier):
                 "KerasCNNClassifier().get_params() for the parameters, and prefix routed "
                 "Keras arguments with fit__ or predict__"
             )
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"architecture={self.architecture!r} is not one of {sorted(ARCHITECTURES)}"
-            )
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not one of {list(OPTIMIZERS)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule={self.lr_schedule!r} is not one of {list(LR_SCHEDULES)}")
-        if self.padding not in ("same", "valid"):
-            raise ValueError(f"padding={self.padding!r} must be 'same' or 'valid'")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision={self.precision!r} is not one of {list(PRECISIONS)}")
-        if not (isinstance(self.epochs, (int, np.integer)) and self.epochs >= 1):
-            raise ValueError(f"epochs={self.epochs!r} must be a positive integer")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
-            raise ValueError(f"batch_size={self.batch_size!r} must be a positive integer")
-        if not (self.learning_rate > 0 or self.learning_rate == 0):
-            raise ValueError(f"learning_rate={self.learning_rate!r} must be >= 0")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout={self.dropout!r} must be in [0, 1)")
+        self._validate_params()  # _parameter_constraints: one line naming the parameter
 
     def _check_y(self, y, n):
         if y is None:
@@ -459,7 +304,7 @@ class KerasCNNClassifier(KerasClassifier):
             return int(np.random.RandomState(rs.get_state()[1][0]).randint(2**31 - 1))
         return int(rs)
 
-    def _keras_build_fn(self):
+    def _make_network(self):
         seed = self._seed()
         if seed is not None:
             keras.utils.set_random_seed(seed)
@@ -477,83 +322,38 @@ class KerasCNNClassifier(KerasClassifier):
             precision=self.precision_,
         )
         steps = math.ceil(self._n_fit_samples * (1 - self.validation_split) / self.batch_size)
+        self._schedule_steps = steps * self.epochs  # the cosine cycle, in optimizer steps
         model.compile(
-            optimizer=_make_optimizer(
+            optimizer=make_optimizer(
                 self.optimizer, self.learning_rate, self.momentum, self.lr_schedule,
-                steps * self.epochs,
+                self._schedule_steps,
             ),
             loss=self.loss,
             metrics=["accuracy"],
         )
         return model
 
-    def _build_keras_model(self):
-        # scikeras seeds through TensorFlow only; we seed through keras (any backend).
-        self._random_state = None
-        return super()._build_keras_model()
+    def _restart_spent_schedule(self):
+        """Before training a fitted network again (warm_start, partial_fit): restart a cosine
+        schedule that has reached its end, whose rate is 0."""
+        if not self.initialized_ or self.lr_schedule != "cosine":
+            return
+        optimizer = self.model_.optimizer
+        if int(optimizer.iterations.numpy()) >= getattr(self, "_schedule_steps", np.inf):
+            optimizer.iterations.assign(0)
 
-    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
-        seed = self._seed()
-        if seed is not None:
-            keras.utils.set_random_seed(seed + initial_epoch)
-        if kwargs.get("validation_data") is not None:
-            # Users pass (images, labels) as for fit; Keras needs them encoded like y.
-            X_val, y_val = kwargs["validation_data"][:2]
-            X_val = np.asarray(X_val, dtype=np.float32).reshape(len(X_val), *self.image_shape_, 1)
-            kwargs["validation_data"] = (X_val, self.target_encoder_.transform(np.asarray(y_val)))
-        monitor = _TrainingMonitor()
-        self._fit_callbacks = [cb for cb in self._fit_callbacks if not isinstance(cb, _TrainingMonitor)]
-        if self.monitor:
-            self._fit_callbacks.append(monitor)
-        super()._fit_keras_model(
-            X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs,
-            initial_epoch=initial_epoch, **kwargs,
-        )
-        if monitor in self._fit_callbacks:
-            self._fit_callbacks.remove(monitor)
-        self._training_problem = monitor.problem
-        self._encoded_y = y
+    def _validation_inputs(self, X_val):
+        return np.asarray(X_val, dtype=np.float32).reshape(len(X_val), *self.image_shape_, 1)
+
+    def _images_for_predict(self, X):
+        return self._as_images(X, fitting=False)[0]
 
     def _warn_if_useless(self):
         """Turn what the monitor saw into one plain-words warning, at the user's call site."""
-        if not self.monitor:
-            return
-        problem, y_encoded = self._training_problem, self._encoded_y
+        if self.monitor:
+            warn_if_useless(self._training_problem, self.history_, self._encoded_y,
+                            self.learning_rate, stacklevel=4)
         del self._encoded_y
-        advice = (
-            "Likely causes: learning rate too high (learning_rate={lr}; try {lr10:g}), "
-            "inputs with extreme values, or too few epochs."
-        ).format(lr=self.learning_rate, lr10=self.learning_rate / 10 or 1e-3)
-        if problem and problem[0] == "nan":
-            warnings.warn(
-                f"Training stopped at epoch {problem[1]}: the loss became {problem[2]}. "
-                f"The model is useless. {advice}",
-                TrainingWarning,
-                stacklevel=3,
-            )
-            return
-        if problem and problem[0] == "diverged":
-            warnings.warn(
-                f"The training loss diverged (rose to {problem[2]:.3g} by epoch {problem[1]}). "
-                + advice,
-                TrainingWarning,
-                stacklevel=3,
-            )
-        acc = self.history_.get("accuracy") or []
-        if not acc:
-            return
-        counts = np.bincount(np.asarray(y_encoded, dtype=np.int64).ravel())
-        majority = counts.max() / counts.sum()
-        if acc[-1] <= majority + 0.02:
-            warnings.warn(
-                f"Training accuracy ended at {acc[-1]:.1%}, chance level for these labels "
-                f"(the most frequent class is {majority:.1%}) after {len(acc)} epoch(s): the "
-                "network learned nothing. Likely causes: learning rate too high or too low "
-                f"(learning_rate={self.learning_rate}), too few epochs or too little data, "
-                "or labels that do not match the images.",
-                TrainingWarning,
-                stacklevel=3,
-            )
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y, sample_weight=None, **kwargs):
@@ -582,6 +382,7 @@ class KerasCNNClassifier(KerasClassifier):
             self.precision_ = resolve_precision(self.precision)
         self._n_fit_samples = len(images)
         self.device_ = keras_device()
+        self._restart_spent_schedule()
         super().fit(images, y, sample_weight=sample_weight, **kwargs)
         self.n_features_in_ = shape[0] * shape[1]
         self._warn_if_useless()
@@ -599,32 +400,11 @@ class KerasCNNClassifier(KerasClassifier):
             self._n_fit_samples = len(images)
             self.precision_ = resolve_precision(self.precision)
         self.device_ = keras_device()
+        self._restart_spent_schedule()
         super().partial_fit(images, y, classes=classes, sample_weight=sample_weight, **kwargs)
         self.n_features_in_ = self.image_shape_[0] * self.image_shape_[1]
         self._warn_if_useless()
         return self
-
-    def _predict_raw(self, X, **kwargs):
-        if not self.initialized_:
-            from sklearn.exceptions import NotFittedError  # noqa: PLC0415
-
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-        images, _ = self._as_images(X, fitting=False)
-        kwargs.setdefault("batch_size", max(1024, self.batch_size))
-        kwargs.setdefault("verbose", 0)
-        # Predict in a canonical order of the images, then put the rows back. Batched
-        # float32 kernels (oneDNN on AVX2, say) may round a sample differently at the
-        # last bit depending on where it sits in a batch; in canonical order the same
-        # set of images always makes the same batches, so the output of each image
-        # cannot depend on the order the caller passed them in.
-        order = canonical_order(images)
-        raw = np.asarray(super()._predict_raw(images[order], **kwargs))
-        out = np.empty_like(raw)
-        out[order] = raw
-        return out
 
     def predict_proba(self, X, **kwargs):
         """Class probabilities, shape (n, n_classes), rows summing to 1."""
@@ -633,7 +413,6 @@ class KerasCNNClassifier(KerasClassifier):
 
     def score(self, X, y, sample_weight=None):
         """Accuracy on ``(X, y)``."""
-        from sklearn.metrics import accuracy_score  # noqa: PLC0415
 
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
@@ -689,37 +468,12 @@ class KerasCNNClassifier(KerasClassifier):
         est.image_shape_ = tuple(meta["image_shape"])
         est.x_scale_ = meta["x_scale"]
         est.history_ = meta["history"]
-        est._restore_fitted_state(classes)
+        h, w = est.image_shape_
+        est._restore_fitted_state(classes, (h, w, 1))
+        est.n_features_in_ = h * w
+        est.device_ = keras_device()
+        est.precision_ = model.get_layer("conv1").dtype_policy.name
         return est
-
-    def _restore_fitted_state(self, classes):
-        from scikeras.wrappers import BaseWrapper  # noqa: PLC0415
-
-        h, w = self.image_shape_
-        self.classes_ = None
-        self.target_encoder_ = self.target_encoder.fit(classes)
-        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
-        self.classes_ = classes
-        self.n_classes_ = len(classes)
-        self.target_type_ = "multiclass" if len(classes) > 2 else "binary"
-        self.y_dtype_ = classes.dtype
-        self.y_ndim_ = 1
-        self.X_dtype_ = np.dtype(np.float32)
-        self.X_shape_ = (0, h, w, 1)
-        self.n_features_in_ = h * w
-        self.feature_encoder_ = self.feature_encoder.fit(np.zeros((1, h, w, 1), np.float32))
-        self._random_state = None
-        self.device_ = keras_device()
-        self.precision_ = self.model_.get_layer("conv1").dtype_policy.name
-        BaseWrapper._initialize_callbacks(self)
-
-
-def canonical_order(images) -> np.ndarray:
-    """A permutation that sorts images by their bytes: the same for any ordering of the
-    same images (identical images are interchangeable)."""
-    rows = np.ascontiguousarray(images).reshape(len(images), -1)
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    return np.argsort(keys, kind="stable")
 
 
 def _json_params(params):
@@ -740,10 +494,6 @@ def _json_params(params):
 
 
 def _versions():
-    import sklearn  # noqa: PLC0415
-
-    from mnistbench import __version__  # noqa: PLC0415
-
     return {
         "mnistbench": __version__,
         "keras": keras.__version__,

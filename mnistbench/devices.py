@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
+import platform
+import shutil
+import subprocess
 import sys
 import warnings
+from importlib import metadata
+
+import numpy as np
+
+from mnistbench._version import __version__
+from mnistbench.hostinfo import host_description
 
 __all__ = [
     "import_keras_quietly",
@@ -150,7 +160,6 @@ def xgboost_cuda_available() -> bool:
         return False
     if not xgb.build_info().get("USE_CUDA", False):
         return False
-    import numpy as np  # noqa: PLC0415
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -202,8 +211,6 @@ def resolve_xgboost_device(device="auto", tree_method="hist"):
 
 
 def _gpus_from_nvidia_smi() -> list[str]:
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
 
     exe = shutil.which("nvidia-smi")
     if not exe:
@@ -219,13 +226,7 @@ def _gpus_from_nvidia_smi() -> list[str]:
 def system_info() -> dict:
     """What this machine offers mnistbench: cores, GPUs, Keras backend and device,
     installed Keras backends, XGBoost's CUDA support, Dask. Used by ``mnistbench info``."""
-    import importlib.util  # noqa: PLC0415
-    import os  # noqa: PLC0415
-    import platform  # noqa: PLC0415
-    from importlib import metadata  # noqa: PLC0415
 
-    from mnistbench import __version__  # noqa: PLC0415
-    from mnistbench.hostinfo import host_description  # noqa: PLC0415
 
     def version(dist):
         try:

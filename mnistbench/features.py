@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale", "deskew",
@@ -309,6 +310,15 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
         The cell size used.
     """
 
+    _parameter_constraints = {
+        "orientations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pixels_per_cell": [StrOptions({"auto"}), tuple, list],
+        "cells_per_block": [tuple, list],
+        "block_norm": [StrOptions(set(BLOCK_NORMS))],
+        "transform_sqrt": ["boolean"],
+        "image_shape": [tuple, list, None],
+    }
+
     def __init__(
         self,
         orientations=9,
@@ -327,10 +337,7 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Record the image shape; nothing is learned from pixel values."""
-        if not (isinstance(self.orientations, numbers.Integral) and self.orientations > 0):
-            raise ValueError(f"orientations={self.orientations!r} must be a positive integer")
-        if self.block_norm not in BLOCK_NORMS:
-            raise ValueError(f"block_norm={self.block_norm!r} is not one of {BLOCK_NORMS}")
+        self._validate_params()
         images, _ = _validated_images(self, X, reset=True)
         self.image_shape_ = images.shape[1:]
         if self.pixels_per_cell == "auto":
@@ -367,10 +374,13 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Divide by ``scale_`` (255 for MNIST, 16 for digits) so pixels lie in [0, 1].
     """
 
+    _parameter_constraints = {"rescale": ["boolean"]}
+
     def __init__(self, rescale=True):
         self.rescale = rescale
 
     def fit(self, X, y=None):
+        self._validate_params()
         flat = self._flat(X, reset=True)
         self.scale_ = float(np.abs(flat).max()) or 1.0
         return self
@@ -439,10 +449,13 @@ class DeskewTransformer(TransformerMixin, BaseEstimator):
         How to read flat rows (None: square).
     """
 
+    _parameter_constraints = {"image_shape": [tuple, list, None]}
+
     def __init__(self, image_shape=None):
         self.image_shape = image_shape
 
     def fit(self, X, y=None):
+        self._validate_params()
         self.image_shape_ = _validated_images(self, X, reset=True)[0].shape[1:]
         return self
 

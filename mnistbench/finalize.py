@@ -41,7 +41,7 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
     """Fit ``model_name`` on the whole training split of ``dataset``, score the test split,
     save to ``output``. Returns ``(path, metadata)``."""
     from mnistbench.datasets import load_dataset  # noqa: PLC0415
-    from mnistbench.models import MODELS, make_model  # noqa: PLC0415
+    from mnistbench.models import MODELS, is_deep, make_model  # noqa: PLC0415
     from mnistbench.persist import model_path, suffix_for  # noqa: PLC0415
 
     if model_name not in MODELS:
@@ -59,7 +59,7 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
         model.set_params(**params)
     path = model_path(model, output, model_name)
     check_writable_file(path)  # before a long fit, not after it
-    if verbose and getattr(model, "verbose", None) == 0 and hasattr(model, "epochs"):
+    if verbose and is_deep(model_name) and model.get_params().get("verbose") == 0:
         model.set_params(verbose=2)  # one line per epoch: progress on long work
 
     ds = load_dataset(dataset, **(data_options or {}))

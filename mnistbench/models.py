@@ -12,6 +12,7 @@ Defaults were chosen from the literature and measured on MNIST; the figures are 
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,13 +26,24 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from mnistbench.devices import resolve_xgboost_device
 from mnistbench.features import DeskewTransformer, HOGTransformer, ImageFlattener
 
-__all__ = ["CappedPCA", "MODELS", "ModelEntry", "XGBoostClassifier", "make_model"]
+__all__ = ["CappedPCA", "FAMILIES", "MODELS", "ModelEntry", "XGBoostClassifier", "is_deep",
+           "make_model"]
+
+#: Model families. "deep" is a contract: the estimator (or its pipeline's final step) is
+#: a Keras classifier with ``epochs``, ``verbose``, ``history_``, ``fit(validation_data=)``,
+#: saved as ``.keras``; presets give it their epoch budget. Everything else is "classic".
+FAMILIES = ("classic", "deep")
 
 HOG_PCA_COMPONENTS = 200
 
@@ -47,7 +59,8 @@ class CappedPCA(PCA):
 
     def _capped(self, X):
         n = self.n_components
-        cap = min(np.shape(X)[:2])
+        shape = getattr(X, "shape", None)  # sparse matrices, DataFrames, arrays
+        cap = min((shape if shape is not None else np.asarray(X).shape)[:2])
         if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > cap:
             warnings.warn(f"PCA: n_components={n} is more than the data allows "
                           f"(min(n_samples, n_features) = {cap}); using {cap}", stacklevel=3)
@@ -96,6 +109,19 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
     booster_ : xgboost.XGBClassifier
     """
 
+    _parameter_constraints = {
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_depth": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "subsample": [Interval(numbers.Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(numbers.Real, 0, 1, closed="right")],
+        "max_bin": [Interval(numbers.Integral, 2, None, closed="left")],
+        "tree_method": [StrOptions({"hist", "approx", "exact", "gpu_hist"})],
+        "device": [StrOptions({"auto", "cpu", "cuda", "gpu"})],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_estimators=200,
@@ -123,8 +149,14 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         import xgboost as xgb  # noqa: PLC0415 - keep `import mnistbench` light
 
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float32, ensure_all_finite="allow-nan")
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            if not sample_weight.any():
+                raise ValueError("sample_weight: every weight is zero; at least one sample "
+                                 "needs a weight above zero")
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
         if len(self.classes_) < 2:
@@ -151,10 +183,11 @@ class XGBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         return self.booster_.predict_proba(X)
 
     def predict(self, X):
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
@@ -274,6 +307,10 @@ class ModelEntry:
     grid: dict = field(default_factory=dict)
     fast_params: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family={self.family!r}: choose from {FAMILIES}")
+
 
 MODELS: dict[str, ModelEntry] = {
     "logreg": ModelEntry(
@@ -316,6 +353,17 @@ MODELS: dict[str, ModelEntry] = {
         fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
     ),
 }
+
+
+def is_deep(model) -> bool:
+    """Whether ``model`` is of the "deep" family: a registry name (its entry's family), or
+    an estimator or pipeline (its final step's ``_mnistbench_family``, which
+    :class:`~mnistbench.cnn.KerasCNNClassifier` sets; a test checks that both agree for
+    every registry entry). Never imports Keras."""
+    if isinstance(model, str):
+        return MODELS[model].family == "deep"
+    final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    return getattr(final, "_mnistbench_family", "classic") == "deep"
 
 
 def make_model(name, random_state=None, device="auto", n_jobs=None):

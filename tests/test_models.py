@@ -9,12 +9,12 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from mnistbench import devices, load_dataset
-from mnistbench.models import MODELS, XGBoostClassifier, make_model
+from mnistbench.models import MODELS, XGBoostClassifier, is_deep, make_model
 
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
+#: The generic fit tests run on the classic entries: the CNN entries differ only in their
+#: architecture, and KerasCNNClassifier has its own tests (cross_val_score, GridSearchCV,
+#: pickling, partial_fit...) in test_cnn.py and the common checks in test_common.py.
+CLASSIC = sorted(n for n in MODELS if not is_deep(n))
 
 
 def fast_model(name, **kw):
@@ -31,14 +31,14 @@ def test_clone_keeps_params(name):
     assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CLASSIC)
 def test_cross_val_score_on_digits(name, digits):
     scores = cross_val_score(fast_model(name), digits.X_train, digits.y_train, cv=3)
     assert len(scores) == 3
     assert scores.mean() > 0.6, f"{name} scores {scores}"
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CLASSIC)
 def test_grid_search_over_one_parameter(name, digits):
     X, y = digits.X_train[:600], digits.y_train[:600]
     grid = GridSearchCV(fast_model(name), MODELS[name].grid, cv=2)
@@ -49,7 +49,7 @@ def test_grid_search_over_one_parameter(name, digits):
     assert grid.best_score_ > 0.3
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CLASSIC)
 def test_pickling_keeps_predictions(name, digits):
     est = fast_model(name).fit(digits.X_train, digits.y_train)
     twin = pickle.loads(pickle.dumps(est))
