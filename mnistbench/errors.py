@@ -13,7 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["MnistbenchError", "OutputError", "UsageError", "check_writable_dir",
+__all__ = ["DataUnavailableError", "DataVerificationError", "MnistbenchError", "OutputError",
+           "UsageError", "check_writable_dir",
            "check_writable_file"]
 
 
@@ -77,3 +78,11 @@ def check_writable_file(path, option="--output") -> Path:
             raise OutputError(f"{path}: cannot be appended to ({exc.strerror or exc}); make it "
                               f"writable (chmod u+w {path}) or choose another {option}") from None
     return path
+
+
+class DataUnavailableError(MnistbenchError, RuntimeError):
+    """No source could provide a verified copy of a dataset."""
+
+
+class DataVerificationError(MnistbenchError, ValueError):
+    """Loaded data does not match the canonical dataset."""

@@ -301,18 +301,111 @@ def _save(fig, out_dir, stem):
     return paths
 
 
+def _subplots(*grid, figsize, **kwargs):
+    # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
+    # stays as it is) and nothing is left open in pyplot's figure manager.
+    from matplotlib.figure import Figure  # noqa: PLC0415 - matplotlib only for figures
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **kwargs)
+
+
+def _fold_boxplot(dataset, mine, order):
+    """Fold accuracies per model, or None without CV records."""
+    folds = {m: [100 * r["accuracy"] for r in mine if r["model"] == m and r["split"] != "test"]
+             for m in order}
+    folds = {m: v for m, v in folds.items() if v}
+    if not folds:
+        return None
+    fig, ax = _subplots(figsize=(1.2 * len(folds) + 2, 4))
+    ax.boxplot(list(folds.values()), tick_labels=list(folds.keys()))
+    ax.set_ylabel("cross-validation accuracy (%)")
+    ax.set_title(f"{dataset}: accuracy per fold")
+    ax.tick_params(axis="x", rotation=30)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def _learning_curves(dataset, model, curves):
+    """A deep model's curves, one colour per fold (train solid, validation dashed)."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    fig, (ax_loss, ax_acc) = _subplots(2, 1, figsize=(6, 6), sharex=True)
+    for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
+                                 key=lambda r: r["split"])):
+        h, color = r["history"], f"C{i}"
+        epochs = np.arange(1, len(h["loss"]) + 1)
+        ax_loss.plot(epochs, h["loss"], color=color, label=f"{r['split']} train")
+        ax_acc.plot(epochs, h["accuracy"], color=color)
+        if "val_loss" in h:
+            ax_loss.plot(epochs, h["val_loss"], color=color, ls="--",
+                         label=f"{r['split']} validation")
+            ax_acc.plot(epochs, h["val_accuracy"], color=color, ls="--")
+    ax_loss.set_title(f"{dataset} / {model}: cross-entropy loss")
+    ax_acc.set_title("classification accuracy")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.legend(fontsize=7)
+    return fig
+
+
+def _confusion_best(dataset, tests):
+    """The best model's confusion matrix on the test split (scikit-learn's display)."""
+    from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415
+
+    best = max(tests, key=lambda r: r["accuracy"])
+    fig, ax = _subplots(figsize=(5.5, 5))
+    display = ConfusionMatrixDisplay(np.array(best["confusion"]), display_labels=best["labels"])
+    display.plot(ax=ax, cmap="Blues", colorbar=True, text_kw={"fontsize": 7})
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")
+    return fig
+
+
+def _accuracy_vs_time(dataset, tests):
+    from matplotlib.ticker import NullFormatter  # noqa: PLC0415
+
+    fig, ax = _subplots(figsize=(6, 4))
+    for r in tests:
+        ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
+        ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("fit time on the training split (s, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{dataset}: accuracy vs fit time")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _pvalue_map(dataset, pairs, order):
+    """Pairwise p-values: McNemar (Holm) below the diagonal, corrected t-test above."""
+    names = order if order else sorted({p["model_a"] for p in pairs})
+    names = [m for m in names if any(m in (p["model_a"], p["model_b"]) for p in pairs)]
+    index = {m: i for i, m in enumerate(names)}
+    grid = np.full((len(names), len(names)), np.nan)
+    for p in pairs:
+        i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
+        grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
+    fig, ax = _subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
+    im = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis", vmin=-6, vmax=0)
+    for (i, j), v in np.ndenumerate(grid):
+        if not np.isnan(v):
+            ax.text(j, i, format_p(v).replace("< 0.0001", "<1e-4"), ha="center",
+                    va="center", fontsize=7, color="white" if v < 0.01 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title(f"{dataset}: p-values (Holm)\nbelow: McNemar on the test split; "
+                 "above: corrected t-test on CV folds", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="log10 p")
+    return fig
+
+
 def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Path]:
     """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs
     time, pairwise p-values (``pairwise``: :func:`significance_by_dataset`, if computed)."""
-    # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
-    # stays as it is) and nothing is left open in pyplot's figure manager.
-    from matplotlib.figure import Figure  # noqa: PLC0415
-    from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: PLC0415
-
-    def subplots(*grid, figsize, **kwargs):
-        fig = Figure(figsize=figsize)
-        return fig, fig.subplots(*grid, **kwargs)
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -321,95 +414,20 @@ def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Pat
         mine = [r for r in ok if r["dataset"] == dataset]
         stem = slug(dataset)
         order = df[(df["dataset"] == dataset)]["model"].tolist()
-
-        # 1. fold accuracies per model
-        folds = {m: [100 * r["accuracy"] for r in mine if r["model"] == m and r["split"] != "test"]
-                 for m in order}
-        folds = {m: v for m, v in folds.items() if v}
-        if folds:
-            fig, ax = subplots(figsize=(1.2 * len(folds) + 2, 4))
-            ax.boxplot(list(folds.values()), tick_labels=list(folds.keys()))
-            ax.set_ylabel("cross-validation accuracy (%)")
-            ax.set_title(f"{dataset}: accuracy per fold")
-            ax.tick_params(axis="x", rotation=30)
-            ax.grid(axis="y", alpha=0.3)
-            written += _save(fig, out_dir, f"{stem}_cv_boxplot")
-
-        # 2. CNN learning curves, one line per fold (train solid, validation dashed)
+        figures = {f"{stem}_cv_boxplot": _fold_boxplot(dataset, mine, order)}
         curves = [r for r in mine if r.get("history") and r["split"] != "test"]
         for model in sorted({r["model"] for r in curves}):
-            fig, (ax_loss, ax_acc) = subplots(2, 1, figsize=(6, 6), sharex=True)
-            for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
-                                         key=lambda r: r["split"])):
-                h, color = r["history"], f"C{i}"
-                epochs = np.arange(1, len(h["loss"]) + 1)
-                ax_loss.plot(epochs, h["loss"], color=color, label=f"{r['split']} train")
-                ax_acc.plot(epochs, h["accuracy"], color=color)
-                if "val_loss" in h:
-                    ax_loss.plot(epochs, h["val_loss"], color=color, ls="--", label=f"{r['split']} validation")
-                    ax_acc.plot(epochs, h["val_accuracy"], color=color, ls="--")
-            ax_loss.set_title(f"{dataset} / {model}: cross-entropy loss")
-            ax_acc.set_title("classification accuracy")
-            ax_acc.set_xlabel("epoch")
-            ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax_loss.legend(fontsize=7)
-            written += _save(fig, out_dir, f"{stem}_{model}_learning_curves")
-
-        # 3. confusion matrix of the best model on the test split
+            figures[f"{stem}_{model}_learning_curves"] = _learning_curves(dataset, model, curves)
         tests = [r for r in mine if r["split"] == "test" and r.get("confusion")]
         if tests:
-            best = max(tests, key=lambda r: r["accuracy"])
-            cm = np.array(best["confusion"])
-            fig, ax = subplots(figsize=(5.5, 5))
-            im = ax.imshow(cm, cmap="Blues")
-            ax.set_xticks(range(len(best["labels"])), best["labels"])
-            ax.set_yticks(range(len(best["labels"])), best["labels"])
-            for (i, j), v in np.ndenumerate(cm):
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                        color="white" if v > cm.max() / 2 else "black")
-            ax.set_xlabel("predicted")
-            ax.set_ylabel("true")
-            ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")
-            fig.colorbar(im, ax=ax, fraction=0.046)
-            written += _save(fig, out_dir, f"{stem}_confusion_best")
-
-        # 4. accuracy against fit time
-        if tests:
-            fig, ax = subplots(figsize=(6, 4))
-            for r in tests:
-                ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
-                ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel("fit time on the training split (s, log scale)")
-            ax.set_ylabel("test accuracy (%)")
-            ax.set_title(f"{dataset}: accuracy vs fit time")
-            ax.grid(alpha=0.3)
-            written += _save(fig, out_dir, f"{stem}_accuracy_vs_fit_time")
-
-        # 5. pairwise p-values: McNemar (Holm) below the diagonal, corrected t-test above
+            figures[f"{stem}_confusion_best"] = _confusion_best(dataset, tests)
+            figures[f"{stem}_accuracy_vs_fit_time"] = _accuracy_vs_time(dataset, tests)
         pairs = (pairwise[dataset] if pairwise else significance(records, dataset))["pairs"]
         if pairs:
-            names = order if order else sorted({p["model_a"] for p in pairs})
-            names = [m for m in names if any(m in (p["model_a"], p["model_b"]) for p in pairs)]
-            index = {m: i for i, m in enumerate(names)}
-            grid = np.full((len(names), len(names)), np.nan)
-            for p in pairs:
-                i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
-                grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
-            fig, ax = subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
-            im = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis", vmin=-6, vmax=0)
-            for (i, j), v in np.ndenumerate(grid):
-                if not np.isnan(v):
-                    ax.text(j, i, format_p(v).replace("< 0.0001", "<1e-4"), ha="center",
-                            va="center", fontsize=7, color="white" if v < 0.01 else "black")
-            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-            ax.set_yticks(range(len(names)), names)
-            ax.set_title(f"{dataset}: p-values (Holm)\nbelow: McNemar on the test split; "
-                         "above: corrected t-test on CV folds", fontsize=9)
-            fig.colorbar(im, ax=ax, fraction=0.046, label="log10 p")
-            written += _save(fig, out_dir, f"{stem}_pvalues")
+            figures[f"{stem}_pvalues"] = _pvalue_map(dataset, pairs, order)
+        for name, fig in figures.items():
+            if fig is not None:
+                written += _save(fig, out_dir, name)
     return written
 
 

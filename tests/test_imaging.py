@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistbench import load_dataset
 from mnistbench._photos import VARIANTS, pair, render
 from mnistbench.imaging import (
     BlankImageError,
@@ -15,11 +14,6 @@ from mnistbench.imaging import (
 )
 
 N_DIGITS = 300  # MNIST test digits per variant in the agreement test
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load_dataset("mnist")
 
 
 def _corr(a, b):

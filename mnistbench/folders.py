@@ -1,0 +1,110 @@
+"""Reading a folder of a user's own images (one sub-folder per class) into arrays: the
+files of each class, a fingerprint of them for the cache, the images themselves (in MNIST
+form with :func:`mnistbench.imaging.to_mnist`, or as they are) and the train/test split.
+:func:`mnistbench.datasets.load_image_folder` puts these together into a Dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mnistbench.errors import DataVerificationError
+from mnistbench.mnist_files import _log
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _class_files(root: Path) -> dict:
+    """{class name: [image paths]} for the class sub-folders of ``root``."""
+    out = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.rglob("*")
+                       if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                       and not f.name.startswith("."))
+        if files:
+            out[sub.name] = files
+    return out
+
+
+def _folder_fingerprint(splits: dict, prepare: bool) -> str:
+    h = hashlib.sha256(f"format 1, prepare={prepare}".encode())
+    for split, classes in splits.items():
+        for label, files in classes.items():
+            for f in files:
+                st = f.stat()
+                h.update(f"{split}/{label}/{f.name}/{st.st_size}/{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _read_folder_images(files, prepare, errors):
+    from mnistbench.imaging import load_image, to_mnist  # noqa: PLC0415
+
+    images = []
+    for f in files:
+        try:
+            if prepare:
+                images.append(to_mnist(load_image(f), multiple=False, source=str(f)).digits[0])
+            else:
+                images.append(np.round(load_image(f, max_side=10**9) * 255).astype(np.uint8))
+        except ValueError as exc:  # unreadable, blank, too large: skip it, say so at the end
+            errors.append(str(exc))
+            images.append(None)
+    return images
+
+
+def _cached_folder(cache_path: Path) -> dict | None:
+    if not cache_path.exists():
+        return None
+    try:
+        with np.load(cache_path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError):
+        return None
+
+
+def _read_folder(root, splits, prepare, verbose) -> dict:
+    """``x_<split>`` / ``y_<split>`` arrays of a folder's images; unreadable or blank files
+    are skipped with one warning naming them."""
+    errors = []
+    arrays = {}
+    for split, classes in splits.items():
+        xs, ys = [], []
+        for label, files in classes.items():
+            _log(f"{root}: reading {len(files)} image(s) of class {label!r} ({split})", verbose)
+            for img in _read_folder_images(files, prepare, errors):
+                if img is not None:
+                    xs.append(img)
+                    ys.append(label)
+        shapes = {x.shape for x in xs}
+        if len(shapes) > 1:
+            raise DataVerificationError(
+                f"{root}: images have different sizes ({sorted(shapes)[:4]}...); use "
+                "prepare=True (the default) to bring them all to 28x28 MNIST form"
+            )
+        arrays[f"x_{split}"] = np.stack(xs) if xs else np.zeros((0, 28, 28), np.uint8)
+        arrays[f"y_{split}"] = np.array(ys)
+    if errors:
+        shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+        warnings.warn(f"{root}: skipped {len(errors)} image(s): {shown}", stacklevel=3)
+    return arrays
+
+
+def _folder_split(root, arrays, test_size, random_state):
+    """The folder's own train/test split, or a stratified split of all its images."""
+    if "x_all" not in arrays:
+        return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+    y = arrays["y_all"]
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        raise DataVerificationError(
+            f"{root}: every class needs at least 2 readable images for a train/test split "
+            f"(class sizes: {dict(zip(*np.unique(y, return_counts=True)))})"
+        )
+    X_train, X_test, y_train, y_test = train_test_split(
+        arrays["x_all"], y, test_size=test_size, stratify=y, random_state=random_state)
+    return X_train, y_train, X_test, y_test
