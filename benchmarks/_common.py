@@ -44,9 +44,12 @@ def append_jsonl(path: Path, record: dict) -> None:
         os.fsync(fh.fileno())
 
 
-def table_header(*columns: str) -> list[str]:
-    """The header and separator lines of a Markdown table with these columns."""
-    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+def markdown_table(rows: list[dict]) -> str:
+    """A Markdown table of ``rows`` (column name -> cell text, columns in order), through
+    pandas's ``to_markdown``; cells are kept exactly as formatted (no number parsing)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
 def read_jsonl(path: Path) -> list[dict]:

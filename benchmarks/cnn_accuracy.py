@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
 
 TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,
                 padding="valid", dropout=0.0, lr_schedule="constant")
@@ -102,21 +102,24 @@ def render():
         "",
         "Written by `benchmarks/cnn_accuracy.py` from `cnn_accuracy.jsonl`; one row per run.",
         "",
-        *table_header("config", "architecture", "filters / dense", "epochs", "batch", "optimizer",
-                      "augmentation", "precision", "test accuracy", "fit s", "device", "machine",
-                      "tutorial reports"),
     ]
+    table = []
     for r in rows:
         p, m = r["params"], r["machine"]
-        lines.append(
-            f"| {r['config']} | {p['architecture']} | {p['filters']} / {p['dense_units']} | "
-            f"{p['epochs']} | {p['batch_size']} | "
-            f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']}) | {_augmentation(r)} | "
+        table.append({
+            "config": r["config"], "architecture": p["architecture"],
+            "filters / dense": f"{p['filters']} / {p['dense_units']}", "epochs": p["epochs"],
+            "batch": p["batch_size"],
+            "optimizer": f"{p['optimizer']} lr {p['learning_rate']} ({p['lr_schedule']})",
+            "augmentation": _augmentation(r),
             # records made before the precision parameter existed were all float32
-            f"{r.get('precision', 'float32')} | {r['test_accuracy']:.2%} | {r['fit_seconds']:.0f} | {r['device']} | "
-            f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} | {TUTORIAL_REPORTED.get(r['config'], '')} |"
-        )
-    (RESULTS / "cnn_accuracy.md").write_text("\n".join(lines) + "\n")
+            "precision": r.get("precision", "float32"),
+            "test accuracy": f"{r['test_accuracy']:.2%}", "fit s": f"{r['fit_seconds']:.0f}",
+            "device": r["device"],
+            "machine": m.get("host") or str(m.get("cpu_count")) + " x " + m.get("host_cpu", "?"),
+            "tutorial reports": TUTORIAL_REPORTED.get(r["config"], ""),
+        })
+    (RESULTS / "cnn_accuracy.md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
 
 
 def main():

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
 
 TARGET = 0.99
 OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"
@@ -113,23 +113,24 @@ def render():
         "on all 60,000 images until the test accuracy, checked after every epoch (scoring off "
         "the clock), first reaches 99.0 %; first-epoch compilation included. Seed 0.",
         "",
-        *table_header("config", "backend", "architecture", "precision", "batch", "optimizer",
-                      "schedule epochs", "reached 99 %", "time to 99 % (s)", "at epoch",
-                      "s/epoch (after 1st)", "best test acc", "device", "machine"),
     ]
+    table = []
     for r in rows:
         p = r["params"]
         best = max(e["test_accuracy"] for e in r["epochs"])
-        t = f"{r['time_to_99_seconds']:.1f}" if r["reached_99"] else "-"
-        lines.append(
-            f"| {r['config']} | {r['backend']} | {p['architecture']} | "
+        table.append({
+            "config": r["config"], "backend": r["backend"], "architecture": p["architecture"],
             # records before the precision parameter existed were all float32
-            f"{r.get('precision', 'float32')} | {p['batch_size']} | "
-            f"{p['optimizer']} {p['learning_rate']} ({p['lr_schedule']}) | {p['epochs']} | "
-            f"{'yes' if r['reached_99'] else 'no'} | {t} | {r['epoch_reached'] or '-'} | "
-            f"{r['seconds_per_epoch_after_first'] or '-'} | {100 * best:.2f} % | {r['device']} | "
-            f"{r['machine']['host']} |")
-    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
+            "precision": r.get("precision", "float32"), "batch": p["batch_size"],
+            "optimizer": f"{p['optimizer']} {p['learning_rate']} ({p['lr_schedule']})",
+            "schedule epochs": p["epochs"], "reached 99 %": "yes" if r["reached_99"] else "no",
+            "time to 99 % (s)": f"{r['time_to_99_seconds']:.1f}" if r["reached_99"] else "-",
+            "at epoch": r["epoch_reached"] or "-",
+            "s/epoch (after 1st)": r["seconds_per_epoch_after_first"] or "-",
+            "best test acc": f"{100 * best:.2f} %", "device": r["device"],
+            "machine": r["machine"]["host"],
+        })
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
 
 
 def main():

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, now, table_header  # noqa: E402
+from _common import RESULTS, machine, markdown_table, now  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
 MAX_FALSE_ALARMS = 0.01
@@ -79,14 +79,39 @@ def top_probabilities(model, images):
     return top
 
 
+def write_markdown(result):
+    """confidence_threshold.md from the result (``--render-only``: from the stored JSON)."""
+    lines = [
+        "# Low-confidence threshold of `predict` (benchmarks/confidence_threshold.py)",
+        "",
+        f"{result['date']}, {result['machine']['host']}; model: {result['model']}, test "
+        f"accuracy {100 * result['test_accuracy']:.2f} %. Share of images flagged as low "
+        "confidence (top probability below the threshold, or refused as blank) at each "
+        f"threshold; chosen: **{result['chosen']}** ({result['rule']}).",
+        "",
+    ]
+    table = [{
+        "images": r["images"], "n": r["n"], "refused as blank": r["refused_as_blank"],
+        "median top p": "" if r["median_top_p"] is None else f"{r['median_top_p']:.3f}",
+        **{f"p < {t}": f"{100 * r['flagged'][str(t)]:.1f} %" for t in THRESHOLDS},
+    } for r in result["rows"]]
+    (RESULTS / "confidence_threshold.md").write_text(
+        "\n".join(lines) + "\n" + markdown_table(table) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--render-only", action="store_true",
+                        help="re-write the .md from confidence_threshold.json")
     parser.add_argument("--model", help="a model file written by `train` (default: train "
                         "the default cnn-deep on all of MNIST here)")
     parser.add_argument("--n", type=int, default=2000, help="test digits per variant")
     parser.add_argument("--n-other", type=int, default=500, help="images per non-digit kind")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.render_only:
+        write_markdown(json.loads((RESULTS / "confidence_threshold.json").read_text()))
+        return
 
     from mnistbench import load_dataset, make_model
     from mnistbench._photos import render
@@ -134,23 +159,7 @@ def main():
               f"{MAX_FALSE_ALARMS:.0%} of the plain MNIST test digits", "chosen": chosen,
               "rows": rows}
     (RESULTS / "confidence_threshold.json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = [
-        "# Low-confidence threshold of `predict` (benchmarks/confidence_threshold.py)",
-        "",
-        f"{result['date']}, {result['machine']['host']}; model: {model_name}, test accuracy "
-        f"{100 * test_accuracy:.2f} %. Share of images flagged as low confidence (top "
-        "probability below the threshold, or refused as blank) at each threshold; "
-        f"chosen: **{chosen}** ({result['rule']}).",
-        "",
-        *table_header("images", "n", "refused as blank", "median top p",
-                      *(f"p < {t}" for t in THRESHOLDS)),
-    ]
-    for r in rows:
-        median = "" if r["median_top_p"] is None else f"{r['median_top_p']:.3f}"
-        lines.append(f"| {r['images']} | {r['n']} | {r['refused_as_blank']} | {median} | "
-                     + " | ".join(f"{100 * r['flagged'][str(t)]:.1f} %" for t in THRESHOLDS)
-                     + " |")
-    (RESULTS / "confidence_threshold.md").write_text("\n".join(lines) + "\n")
+    write_markdown(result)
     print(f"chosen threshold: {chosen}")
 
 

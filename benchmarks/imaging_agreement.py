@@ -23,15 +23,51 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, now, table_header  # noqa: E402
+from _common import RESULTS, machine, markdown_table, now  # noqa: E402
+
+
+def write_markdown(record):
+    """imaging_agreement.md from the record (``--render-only``: from the stored JSON)."""
+    rows = record["rows"]
+    lines = [
+        "# Realistic images vs the original MNIST digits",
+        "",
+        f"Written by `benchmarks/imaging_agreement.py` ({record['timestamp']}). Model: "
+        f"`{record['model']}` trained by `python -m mnistbench train` on all 60,000 MNIST "
+        f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %"
+        + (f", {record['model_precision']}" if record["model_precision"] else "") + "). "
+        f"The first {rows[0]['n']:,} MNIST test digits, each rendered as below, prepared with "
+        "`mnistbench.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
+        "original 28x28 digit; accuracy = equal to the true label (originals: "
+        f"{100 * record['original_accuracy_on_these_digits']:.2f} %). Machine: "
+        f"{record['machine']['host']}.",
+        "",
+    ]
+    table = [{
+        "variant": r["variant"], "images": f"{r['n']:,}",
+        "image size": r.get("image_size", "360x700"), "agreement": f"{100 * r['agreement']:.2f} %",
+        "accuracy": f"{100 * r['accuracy']:.2f} %",
+        "to_mnist ms/image": r.get("prepare_ms_per_image", ""),
+    } for r in rows]
+    tail = f"Pairs split into exactly two digits: {100 * rows[-1]['segmented_into_two']:.1f} %."
+    (RESULTS / "imaging_agreement.md").write_text(
+        "\n".join(lines) + "\n" + markdown_table(table) + "\n\n" + tail + "\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a model file written by `train`")
+    parser.add_argument("--render-only", action="store_true",
+                        help="re-write the .md from imaging_agreement.json")
+    parser.add_argument("--model", help="a model file written by `train` (needed unless "
+                        "--render-only)")
     parser.add_argument("--n", type=int, default=2000, help="MNIST test digits per variant")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.render_only:
+        write_markdown(json.loads((RESULTS / "imaging_agreement.json").read_text()))
+        return
+    if not args.model:
+        parser.error("--model is required (a file written by `python -m mnistbench train`)")
 
     from mnistbench import load_dataset
     from mnistbench._photos import VARIANTS, pair, render
@@ -82,30 +118,7 @@ def main():
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "imaging_agreement.json").write_text(json.dumps(record, indent=1) + "\n")
-    lines = [
-        "# Realistic images vs the original MNIST digits",
-        "",
-        f"Written by `benchmarks/imaging_agreement.py` ({record['timestamp']}). Model: "
-        f"`{record['model']}` trained by `python -m mnistbench train` on all 60,000 MNIST "
-        f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %"
-        + (f", {record['model_precision']}" if record["model_precision"] else "") + "). "
-        f"The first {args.n:,} MNIST test digits, each rendered as below, prepared with "
-        "`mnistbench.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
-        "original 28x28 digit; accuracy = equal to the true label (originals: "
-        f"{100 * record['original_accuracy_on_these_digits']:.2f} %). Machine: "
-        f"{record['machine']['host']}.",
-        "",
-        *table_header("variant", "images", "image size", "agreement", "accuracy",
-                      "to_mnist ms/image"),
-    ]
-    for r in rows:
-        ms = r.get("prepare_ms_per_image", "")
-        lines.append(f"| {r['variant']} | {r['n']:,} | {r.get('image_size', '360x700')} | "
-                     f"{100 * r['agreement']:.2f} % | "
-                     f"{100 * r['accuracy']:.2f} % | {ms} |")
-    lines.append("")
-    lines.append(f"Pairs split into exactly two digits: {100 * rows[-1]['segmented_into_two']:.1f} %.")
-    (RESULTS / "imaging_agreement.md").write_text("\n".join(lines) + "\n")
+    write_markdown(record)
 
 
 if __name__ == "__main__":

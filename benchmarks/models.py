@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
 
 OUT = RESULTS / "models.jsonl"
 TARGETS = {"logreg": 0.92, "random-forest": 0.97, "svc": 0.983, "xgboost": 0.978, "hog-svm": 0.99,
@@ -68,19 +68,20 @@ def render():
         "",
         "Written by `benchmarks/models.py` from `models.jsonl` (newest run per row).",
         "",
-        *table_header("dataset", "model", "test accuracy", "target (MNIST)", "macro F1", "fit s",
-                      "predict s", "device", "machine"),
     ]
+    rows = []
     for (dataset, name), r in sorted(latest.items(), key=lambda kv: (kv[0][0], -kv[1]["test_accuracy"])):
         target = TARGETS.get(name) if dataset == "mnist" else None
         mark = "" if target is None else (f">= {target:.1%} " + ("met" if r["test_accuracy"] >= target else "MISSED"))
         m = r["machine"]
-        lines.append(
-            f"| {dataset} | {name} | {r['test_accuracy']:.2%} | {mark} | {r['macro_f1']:.4f} | "
-            f"{r['fit_seconds']:.2f} | {r['predict_seconds']:.2f} | {r['device']} | "
-            f"{m.get('host') or str(m.get('cpu_count')) + ' x ' + m.get('host_cpu', '?')} |"
-        )
-    (RESULTS / "models.md").write_text("\n".join(lines) + "\n")
+        rows.append({
+            "dataset": dataset, "model": name, "test accuracy": f"{r['test_accuracy']:.2%}",
+            "target (MNIST)": mark, "macro F1": f"{r['macro_f1']:.4f}",
+            "fit s": f"{r['fit_seconds']:.2f}", "predict s": f"{r['predict_seconds']:.2f}",
+            "device": r["device"],
+            "machine": m.get("host") or str(m.get("cpu_count")) + " x " + m.get("host_cpu", "?"),
+        })
+    (RESULTS / "models.md").write_text("\n".join(lines) + "\n" + markdown_table(rows) + "\n")
 
 
 def main():

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, read_jsonl, table_header  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
 
 OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
 
@@ -31,16 +31,16 @@ def render():
         "Written by `benchmarks/run_all_walltime.py`: `python -m mnistbench run-all --preset P` "
         "in a fresh process, empty output folder, MNIST cached.",
         "",
-        *table_header("preset", "backend", "workers", "units", "wall time", "all ok", "CNN device",
-                      "machine", "when"),
     ]
-    for r in read_jsonl(OUT):
-        lines.append(f"| {r['preset']} | {r['backend']} | {r['n_jobs']} | {r['units']} | "
-                     f"{r['wall_seconds'] / 60:.1f} min | {'yes' if r['all_ok'] else 'no'} | "
-                     # runs before the CNN's precision parameter: float32 on the CPU
-                     f"{', '.join(r.get('cnn_devices', ['cpu']))} | "
-                     f"{r['machine']['host']} | {r['timestamp'][:16]} |")
-    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    table = [{
+        "preset": r["preset"], "backend": r["backend"], "workers": r["n_jobs"],
+        "units": r["units"], "wall time": f"{r['wall_seconds'] / 60:.1f} min",
+        "all ok": "yes" if r["all_ok"] else "no",
+        # runs before the CNN's precision parameter: float32 on the CPU
+        "CNN device": ", ".join(r.get("cnn_devices", ["cpu"])),
+        "machine": r["machine"]["host"], "when": r["timestamp"][:16],
+    } for r in read_jsonl(OUT)]
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
 
 
 def main():
