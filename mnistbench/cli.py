@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.datasets import DATASETS, is_dataset_name
+from mnistbench.datasets import DATASETS, is_dataset_name, load_dataset
+from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
+from mnistbench.finalize import (
+    format_predictions,
+    parse_param,
+    predict_files,
+    report_errors,
+    train_final,
+)
 from mnistbench.harness import (
     DEFAULT_OUTPUT,
     PRESETS,
@@ -24,6 +33,7 @@ from mnistbench.harness import (
 )
 from mnistbench.log import progress_logging
 from mnistbench.models import MODELS
+from mnistbench.report import write_report
 
 
 def cmd_list(args) -> int:
@@ -58,7 +68,6 @@ def _print_table(df):
 
 
 def cmd_report(args) -> int:
-    from mnistbench.report import write_report  # noqa: PLC0415
 
     store = RecordStore(Path(args.output) / "records.jsonl")
     records = store.reportable()
@@ -72,7 +81,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-    from mnistbench.datasets import load_dataset  # noqa: PLC0415
 
     names = args.dataset or list(DATASETS)
     status = 0
@@ -98,9 +106,7 @@ def cmd_fetch_data(args) -> int:
 
 
 def cmd_info(args) -> int:
-    import json  # noqa: PLC0415
 
-    from mnistbench.devices import system_info  # noqa: PLC0415
 
     info = system_info()
     if args.json:
@@ -127,22 +133,19 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from mnistbench.finalize import parse_param, train_final  # noqa: PLC0415
 
-    say = (lambda *a: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     params = dict(parse_param(p) for p in args.param or [])
     if args.epochs is not None:
         params["epochs"] = args.epochs
     data_options = {"data_file": args.data_file} if args.data_file else {}
     path, info = train_final(args.model, args.dataset, args.output, params=params,
                              seed=args.seed, device=args.device, data_options=data_options,
-                             say=say, verbose=not args.quiet)
+                             verbose=not args.quiet)
     print(f"{path}\t{args.model}\t{info['dataset']}\ttest accuracy {info['test_accuracy']:.4f}")
     return 0
 
 
 def cmd_predict(args) -> int:
-    from mnistbench.finalize import format_predictions, predict_files, report_errors  # noqa: PLC0415
 
     results, _ = predict_files(args.images, args.model, trust=args.trust,
                                multiple=not args.single, top=args.top)

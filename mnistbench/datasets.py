@@ -40,6 +40,7 @@ from mnistbench.folders import (
     _folder_split,
     _read_folder,
 )
+from mnistbench.log import progress_logging
 from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name> is public
     CACHE_FILE_NAME,
     KERAS_MNIST_URL,
@@ -176,6 +177,11 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
     DataUnavailableError
         When every source fails; the message lists each attempt and the fix.
     """
+    with progress_logging(quiet=not verbose):
+        return _load_mnist(data_file, cache, download, force, verbose)
+
+
+def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
     data_file = data_file or os.environ.get("MNISTBENCH_DATA") or None
     cdir = cache_dir(cache)
     cache_path = cdir / CACHE_FILE_NAME
@@ -367,7 +373,8 @@ def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cac
     cache_path = cache_dir(cache) / "folders" / f"{fingerprint}.npz"
     arrays = _cached_folder(cache_path)
     if arrays is None:
-        arrays = _read_folder(root, splits, prepare, verbose)
+        with progress_logging(quiet=not verbose):
+            arrays = _read_folder(root, splits, prepare, verbose)
         try:
             _atomic_save_npz(cache_path, arrays)
         except OSError:

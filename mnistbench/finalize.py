@@ -12,14 +12,25 @@ from __future__ import annotations
 import json
 import numbers
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mnistbench.datasets import load_dataset
 from mnistbench.errors import UsageError, check_writable_file
-from mnistbench.persist import ModelFileError, load_model, save_model
+from mnistbench.imaging import prepare_image
+from mnistbench.log import logger, progress_logging
+from mnistbench.models import MODELS, is_deep, make_model
+from mnistbench.persist import (
+    ModelFileError,
+    load_model,
+    model_path,
+    save_model,
+    suffix_for,
+)
 
 __all__ = ["DigitPrediction", "ImagePrediction", "parse_param", "predict_files", "train_final"]
 
@@ -37,13 +48,17 @@ def parse_param(text):
 
 
 def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0, device="auto",
-                data_options=None, say=print, verbose=True):
+                data_options=None, say=None, verbose=True):
     """Fit ``model_name`` on the whole training split of ``dataset``, score the test split,
-    save to ``output``. Returns ``(path, metadata)``."""
-    from mnistbench.datasets import load_dataset  # noqa: PLC0415
-    from mnistbench.models import MODELS, is_deep, make_model  # noqa: PLC0415
-    from mnistbench.persist import model_path, suffix_for  # noqa: PLC0415
+    save to ``output``. Returns ``(path, metadata)``. Progress goes to ``say`` (default:
+    the "mnistbench" logger, shown on stderr unless ``verbose=False`` or the program
+    configured logging itself)."""
+    with progress_logging(quiet=not verbose):
+        return _train_final(model_name, dataset, output, params, seed, device, data_options,
+                            say or logger.info, verbose)
 
+
+def _train_final(model_name, dataset, output, params, seed, device, data_options, say, verbose):
     if model_name not in MODELS:
         raise UsageError(f"unknown model {model_name!r}; choose one of {', '.join(MODELS)}")
     model = make_model(model_name, random_state=seed, device=device)
@@ -88,7 +103,6 @@ def train_final(model_name, dataset="mnist", output=None, *, params=None, seed=0
     try:
         written = save_model(model, path, info)
     except Exception as exc:  # never lose a long fit to a full disk or a bad path
-        import tempfile  # noqa: PLC0415
 
         rescue = Path(tempfile.mkdtemp(prefix="mnistbench-")) / ("model" + suffix_for(model))
         written = save_model(model, rescue, info)
@@ -149,7 +163,6 @@ def predict_files(paths, model_path, *, trust=False, multiple=True, top=3):
     A file that cannot be read or holds no digit gets its ``error`` set; the
     others are still predicted. Model problems raise :class:`ModelFileError`.
     """
-    from mnistbench.imaging import prepare_image  # noqa: PLC0415
 
     if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
         raise UsageError(f"top={top!r}: the number of classes shown per digit must be 1 or more "

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import DataVerificationError
+from mnistbench.imaging import load_image, to_mnist
 from mnistbench.mnist_files import _log
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -40,7 +41,6 @@ def _folder_fingerprint(splits: dict, prepare: bool) -> str:
 
 
 def _read_folder_images(files, prepare, errors):
-    from mnistbench.imaging import load_image, to_mnist  # noqa: PLC0415
 
     images = []
     for f in files:

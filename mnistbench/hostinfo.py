@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 __all__ = ["cpu_info", "host_description", "library_versions"]
@@ -110,7 +111,6 @@ def host_description() -> str:
 @functools.lru_cache(maxsize=1)
 def library_versions() -> dict:
     """Python and the versions of the libraries that shape a result."""
-    from importlib import metadata  # noqa: PLC0415
 
     out = {"python": platform.python_version()}
     for name in ("mnistbench", "numpy", "scikit-learn", "scikeras", "keras", "tensorflow",

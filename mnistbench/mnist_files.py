@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import DataVerificationError
+from mnistbench.log import logger
 
 # --------------------------------------------------------------------------- #
 # Canonical facts used to verify MNIST
@@ -51,8 +52,9 @@ def _sha256(array: np.ndarray) -> str:
 
 
 def _log(msg, verbose):
+    """A progress message of a loader called with ``verbose=True``, through logging."""
     if verbose:
-        print(msg, file=sys.stderr, flush=True)
+        logger.info(msg)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

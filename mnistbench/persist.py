@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,6 @@ def suffix_for(model) -> str:
 
 def _versions():
     """The run records' library versions (hostinfo.library_versions), plus skops."""
-    from importlib import metadata  # noqa: PLC0415
 
     return {**library_versions(), "skops": metadata.version("skops")}
 
