@@ -53,7 +53,8 @@ def import_keras_quietly():
     cuda drivers" and a cuInit error at import, and ignores ``TF_CPP_MIN_LOG_LEVEL``
     for them (tensorflow/tensorflow#100442: they are logged before absl is
     initialised). None is actionable, so while the user has not chosen a level
-    we set ``TF_CPP_MIN_LOG_LEVEL=2`` and hold native stderr for the import only.
+    we set ``TF_CPP_MIN_LOG_LEVEL=2`` and hold native stderr for the import only (the
+    variable is removed again afterwards: no side effect on the user's environment).
     Python exceptions still propagate; a user who sets ``TF_CPP_MIN_LOG_LEVEL``
     gets TensorFlow's own behaviour.
     """
@@ -63,17 +64,22 @@ def import_keras_quietly():
 
         return keras
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    with _native_stderr_to_devnull():
-        import keras  # noqa: PLC0415
-        import scikeras.wrappers  # noqa: F401, PLC0415
+    try:
+        with _native_stderr_to_devnull():
+            import keras  # noqa: PLC0415
+            import scikeras.wrappers  # noqa: F401, PLC0415
 
-        if keras.config.backend() == "tensorflow":
-            import tensorflow as tf  # noqa: PLC0415
+            if keras.config.backend() == "tensorflow":
+                import tensorflow as tf  # noqa: PLC0415
 
-            tf.config.list_physical_devices("GPU")  # the cuInit probe logs here
-            # "N out of the last N calls ... triggered tf.function retracing": expected
-            # when every fold builds a fresh model; not actionable for our users.
-            tf.get_logger().setLevel("ERROR")
+                tf.config.list_physical_devices("GPU")  # the cuInit probe logs here
+                # "N out of the last N calls ... triggered tf.function retracing": expected
+                # when every fold builds a fresh model; not actionable for our users.
+                tf.get_logger().setLevel("ERROR")
+    finally:
+        # TensorFlow's C++ logger read the level once, at its first message; the user's
+        # environment (and every process they start) is left as it was.
+        os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return keras
 
 

@@ -151,3 +151,31 @@ def test_a_worker_killed_mid_unit_is_recorded_and_the_run_goes_on(tmp_path):
     by_model = {r["model"]: r for r in store.load()}
     assert "worker process died" in by_model["cnn-baseline"]["error"]
     assert by_model["logreg"]["status"] == "ok"
+
+
+# --------------------------------------------------------------------------- quiet API
+_PLAIN_SCRIPT = """
+import os
+from sklearn.datasets import load_digits
+from mnistbench import KerasCNNClassifier
+X, y = load_digits(return_X_y=True)
+model = KerasCNNClassifier(architecture="baseline", epochs=1, random_state=0).fit(X, y)
+for n in (10, 7, 3, 11, 5, 9):  # new batch shapes: tf.function retracing territory
+    model.predict(X[:n])
+print("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+"""
+
+
+def test_a_plain_script_gets_no_tensorflow_noise_and_keeps_its_environment():
+    """``from mnistbench import KerasCNNClassifier`` then fit and predict, in a fresh
+    process with no variable set by the user: nothing on stderr (no cudart / absl /
+    retracing lines), and TF_CPP_MIN_LOG_LEVEL is not left set behind the user's back."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run([sys.executable, "-c", _PLAIN_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().endswith("TF_CPP_MIN_LOG_LEVEL None")
+    assert run.stderr.strip() == "", run.stderr[-2000:]
