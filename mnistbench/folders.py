@@ -13,7 +13,7 @@ import numpy as np
 
 from mnistbench.errors import DataVerificationError
 from mnistbench.imaging import load_image, to_mnist
-from mnistbench.mnist_files import _log
+from mnistbench.log import log_progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -73,7 +73,7 @@ def _read_folder(root, splits, prepare, verbose) -> dict:
     for split, classes in splits.items():
         xs, ys = [], []
         for label, files in classes.items():
-            _log(f"{root}: reading {len(files)} image(s) of class {label!r} ({split})", verbose)
+            log_progress(f"{root}: reading {len(files)} image(s) of class {label!r} ({split})", verbose)
             for img in _read_folder_images(files, prepare, errors):
                 if img is not None:
                     xs.append(img)

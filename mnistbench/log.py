@@ -13,7 +13,13 @@ import sys
 
 logger = logging.getLogger("mnistbench")
 
-__all__ = ["logger", "progress_logging"]
+__all__ = ["log_progress", "logger", "progress_logging"]
+
+
+def log_progress(msg, verbose):
+    """A progress line of a call made with ``verbose=True`` (a loader, say), as INFO."""
+    if verbose:
+        logger.info(msg)
 
 
 class _TqdmHandler(logging.Handler):

