@@ -14,11 +14,12 @@ keras = import_keras_quietly()
 
 __all__ = ["ARCHITECTURES", "AUGMENTATION", "LR_SCHEDULES", "OPTIMIZERS", "PRECISIONS",
            "TrainingMonitor", "TrainingWarning", "build_cnn", "make_optimizer",
-           "warn_if_useless"]
+           "training_budget", "unconverged", "warn_if_useless"]
 
 
 class TrainingWarning(UserWarning):
-    """Training went wrong in a way that makes the model useless (NaN loss, chance level)."""
+    """Training went wrong: the model is useless (NaN loss, chance level) or the fit ended
+    clearly unconverged (see ``unconverged``)."""
 
 #: Architectures from "How to Develop a CNN for MNIST Handwritten Digit Classification".
 ARCHITECTURES = {
@@ -159,6 +160,29 @@ def make_optimizer(name, learning_rate, momentum, schedule, total_steps):
     return keras.optimizers.RMSprop(learning_rate=lr, momentum=momentum)
 
 
+def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[int, int]:
+    """``(batch_size, epochs)`` of a fit on ``n`` training images: a budget right at every
+    data size (issue 12; measured in results/bench/cnn_budget.md).
+
+    A budget in epochs alone is sized for one data size: 10 epochs at batch 128 are 4,690
+    optimizer steps on 60,000 images but 110 on digits' 1,347, where the nets ended at
+    60-80 % training accuracy. So:
+
+    * ``batch_size="auto"`` is ``n / 400`` rounded to a power of two, from 16 to 128.
+      Smaller data gets smaller batches, hence more steps per epoch; on CPU a step of 16
+      images costs about a third of a step of 128, the cheap way to more steps.
+    * ``epochs`` is raised to ``ceil(min_steps / steps_per_epoch)`` where it would make
+      fewer than ``min_steps`` steps (0: exactly ``epochs``). 60,000 images at batch 128
+      already make 2,814 steps in run-all's 6 epochs, so large data trains as before.
+    """
+    if batch_size == "auto":
+        batch_size = min(128, max(16, 2 ** round(math.log2(max(n / 400, 1)))))
+    steps_per_epoch = math.ceil(max(n, 1) / batch_size)
+    if min_steps:
+        epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
+    return int(batch_size), int(epochs)
+
+
 class TrainingMonitor(keras.callbacks.Callback):
     """Stops on a NaN/inf loss and notes divergence, for a plain-words warning later."""
 
@@ -179,8 +203,10 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.problem = ("diverged", epoch + 1, loss)
 
 
-def warn_if_useless(problem, history, y_encoded, learning_rate, stacklevel=2):
-    """Turn what the monitor saw into one plain-words warning, at the user's call site."""
+def warn_if_useless(problem, history, y_encoded, learning_rate, stacklevel=2,
+                    convergence=True):
+    """Turn what the monitor saw into one plain-words warning, at the user's call site;
+    with ``convergence``, also warn when the fit ended unconverged (``unconverged``)."""
     advice = (
         "Likely causes: learning rate too high (learning_rate={lr}; try {lr10:g}), "
         "inputs with extreme values, or too few epochs."
@@ -215,3 +241,49 @@ def warn_if_useless(problem, history, y_encoded, learning_rate, stacklevel=2):
             TrainingWarning,
             stacklevel=stacklevel,
         )
+        return
+    why = unconverged(history) if convergence and not problem else None
+    if why:
+        warnings.warn(why, TrainingWarning, stacklevel=stacklevel)
+
+
+#: ``unconverged``'s thresholds: final training accuracy (Keras's, dropout active) below
+#: UNDERFIT_ACCURACY, or validation accuracy more than OVERFIT_GAP below training.
+UNDERFIT_ACCURACY = 0.90
+OVERFIT_GAP = 0.05
+
+
+def unconverged(history) -> str | None:
+    """Why a fit that learned something still ended clearly unconverged, in plain words
+    with the fix; None when it did not.
+
+    Two signs, read from the last epoch of ``history`` (Keras's ``loss``, ``accuracy``,
+    ``val_accuracy``). A falling-loss slope is no sign under a cosine schedule: the rate
+    reaches 0 at the end, so the curve flattens whether or not the fit converged.
+
+    * underfit: training accuracy below 90 %, the digits fits of a 66-step budget (60-80 %);
+      converged fits on MNIST-like data end above 97 %;
+    * validation more than 5 points below training: overfitting, or batch-norm moving
+      statistics that have not caught up with the weights (short runs).
+    """
+    acc = (history.get("accuracy") or [None])[-1]
+    if acc is None:
+        return None
+    epochs = len(history.get("loss") or history["accuracy"])
+    if acc < UNDERFIT_ACCURACY:
+        return (
+            f"The fit ended unconverged: training accuracy {acc:.1%} after {epochs} "
+            f"epoch(s), with the training loss still at {history['loss'][-1]:.3g}. Train "
+            "longer: raise min_steps or epochs (or the learning rate); for labels known to "
+            "be noisy, this warning can be ignored."
+        )
+    val = (history.get("val_accuracy") or [None])[-1]
+    if val is not None and acc - val > OVERFIT_GAP:
+        return (
+            f"Validation accuracy ended {100 * (acc - val):.1f} points below training "
+            f"({val:.1%} against {acc:.1%}): the network does not generalise what it fit. "
+            "Likely causes: too little data for the network (try augment=True or more "
+            "dropout), or batch-norm statistics that have not settled in a short run "
+            "(raise min_steps)."
+        )
+    return None

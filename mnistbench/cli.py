@@ -29,6 +29,7 @@ from mnistbench.harness import (
     PRESETS,
     RecordStore,
     RunOptions,
+    learning_curve,
     run_benchmark,
 )
 from mnistbench.log import progress_logging
@@ -59,6 +60,17 @@ def cmd_run(args) -> int:
     if not args.quiet:
         _print_table(df)
     return 0 if (df["status"] == "ok").all() else 3
+
+
+def cmd_learning_curve(args) -> int:
+    options = RunOptions.from_namespace(args)
+    df = learning_curve(args.datasets, args.models, sizes=args.sizes, seeds=args.seeds,
+                        **dataclasses.asdict(options))
+    if not args.quiet:
+        cols = ["dataset", "model", "size", "accuracy_mean", "accuracy_std", "subsamples",
+                "fit_seconds"]
+        print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return 0 if (df["failed"] == 0).all() else 3
 
 
 def _print_table(df):
@@ -130,8 +142,8 @@ def cmd_info(args) -> int:
 
 def cmd_train(args) -> int:
     params = dict(parse_param(p) for p in args.param or [])
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
+    if args.epochs is not None:  # exactly this many: no min_steps floor
+        params.update(epochs=args.epochs, min_steps=0)
     data_options = {"data_file": args.data_file} if args.data_file else {}
     path, info = train_final(args.model, args.dataset, args.output, params=params,
                              seed=args.seed, device=args.device, data_options=data_options,
@@ -168,7 +180,8 @@ def _add_model_file_commands(sub):
                    help="mnist (default), digits or folder:PATH")
     p.add_argument("--output", required=True, metavar="PATH",
                    help="model file: .keras for the CNNs, .skops for the others (added if missing)")
-    p.add_argument("--epochs", type=int, help="CNN epochs (default: the model's, 10)")
+    p.add_argument("--epochs", type=int, help="exactly N CNN epochs (default: the model's budget, at least 10 epochs "
+                   "and 2,500 optimizer steps)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="any estimator parameter, as in set_params (repeatable): "
                    "--param batch_size=64, --param svc__C=5")
@@ -236,6 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"datasets: {', '.join(sorted(DATASETS))} or folder:PATH")
     RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "learning-curve",
+        help="every model at growing training sizes: where do CNNs overtake classic models?")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
+                   help=f"models (default: all): {', '.join(MODELS)}")
+    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), metavar="DATASET",
+                   help=f"datasets (default: all): {', '.join(sorted(DATASETS))}")
+    p.add_argument("--sizes", nargs="+", type=int, metavar="N",
+                   help="training sizes (default: 100 300 1000 3000 10000 30000 60000 for "
+                   "MNIST, 100 300 1000 and the whole split for digits)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S",
+                   help="subsamples per size up to 1,000 images (2 below 30,000, 1 above); "
+                   "default: %(default)s")
+    RunOptions.add_arguments(p)
+    p.set_defaults(func=cmd_learning_curve)
 
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",

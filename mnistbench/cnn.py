@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 import zipfile
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -35,10 +33,11 @@ from mnistbench.architectures import (
     build_cnn,
     keras,
     make_optimizer,
+    training_budget,
     warn_if_useless,
 )
 from mnistbench.devices import keras_device, resolve_precision
-from mnistbench.features import check_greyscale, image_shape_for
+from mnistbench.features import check_greyscale, check_labels, image_shape_for
 from mnistbench.scikeras_compat import KerasClassifierBase, canonical_order
 
 __all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn",
@@ -64,7 +63,17 @@ class KerasCNNClassifier(KerasClassifierBase):
     architecture : {"deep", "baseline", "batchnorm"}, default="deep"
         The tutorial's three CNNs (see ``ARCHITECTURES``).
     epochs : int, default=10
-    batch_size : int, default=128
+        Passes over the training data, raised where needed to reach ``min_steps``
+        (the number used is in ``epochs_``).
+    batch_size : int or "auto", default="auto"
+        "auto": ``n / 400`` rounded to a power of two, from 16 to 128 (16 for 1,347 or
+        6,667 images, 128 for 60,000); see ``architectures.training_budget``. The size
+        used is in ``batch_size_``.
+    min_steps : int, default=2500
+        The least number of optimizer steps a ``fit`` makes: ``epochs`` is raised to
+        ``ceil(min_steps / steps_per_epoch)`` where it would make fewer (10 epochs are
+        4,690 steps on 60,000 images at batch 128, but 110 on 1,347: too few to
+        converge). 0 trains exactly ``epochs``.
     optimizer : {"adam", "sgd", "rmsprop", "adamw"}, default="adam"
     learning_rate : float, default=1e-3
         Peak learning rate.
@@ -96,8 +105,10 @@ class KerasCNNClassifier(KerasClassifierBase):
     validation_split : float, default=0.0
         Fraction of the training data Keras holds out to report ``val_`` curves.
     monitor : bool, default=True
-        Warn (``TrainingWarning``) when the loss turns NaN/inf or diverges, or when
-        training accuracy ends at chance level.
+        Warn (``TrainingWarning``) when the loss turns NaN/inf or diverges, when
+        training accuracy ends at chance level, or when ``fit`` ends clearly
+        unconverged: training accuracy below 90 %, or validation accuracy more than 5
+        points below training (``architectures.unconverged``).
     random_state : int or None, default=None
         Seeds Python, NumPy and the Keras backend; repeatable on CPU.
     verbose : int, default=0
@@ -133,7 +144,8 @@ class KerasCNNClassifier(KerasClassifierBase):
     _parameter_constraints = {
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -162,7 +174,8 @@ class KerasCNNClassifier(KerasClassifierBase):
         architecture="deep",
         *,
         epochs=10,
-        batch_size=128,
+        batch_size="auto",
+        min_steps=2500,
         optimizer="adam",
         learning_rate=1e-3,
         momentum=0.9,
@@ -186,6 +199,7 @@ class KerasCNNClassifier(KerasClassifierBase):
         self.architecture = architecture
         self.epochs = epochs
         self.batch_size = batch_size
+        self.min_steps = min_steps
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -260,41 +274,6 @@ class KerasCNNClassifier(KerasClassifierBase):
             )
         self._validate_params()  # _parameter_constraints: one line naming the parameter
 
-    def _check_y(self, y, n):
-        if y is None:
-            raise ValueError("requires y to be passed, but the target y is None")
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected; using y.ravel()",
-                DataConversionWarning,
-                stacklevel=3,
-            )
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(
-                f"y has shape {y.shape}; KerasCNNClassifier predicts one label per image: pass "
-                "a 1d array of labels (not one-hot: use y.argmax(axis=1))"
-            )
-        if len(y) != n:
-            raise ValueError(
-                f"X and y have different lengths: {n} images but {len(y)} labels"
-            )
-        if y.dtype.kind == "f":
-            if not np.isfinite(y).all():
-                raise ValueError("Input y contains NaN or infinity")
-            if not np.array_equal(y, np.rint(y)):
-                raise ValueError(
-                    "Unknown label type: continuous. y holds non-integer floats; a classifier "
-                    "needs class labels"
-                )
-        n_classes = len(np.unique(y))
-        if n_classes < 2:
-            raise ValueError(
-                f"y has {n_classes} class; a classifier needs at least 2 classes to learn from"
-            )
-        return y
-
     # ------------------------------------------------------------ model building
     def _seed(self):
         rs = self.random_state
@@ -321,8 +300,8 @@ class KerasCNNClassifier(KerasClassifierBase):
             seed=seed,
             precision=self.precision_,
         )
-        steps = math.ceil(self._n_fit_samples * (1 - self.validation_split) / self.batch_size)
-        self._schedule_steps = steps * self.epochs  # the cosine cycle, in optimizer steps
+        # the cosine cycle, in optimizer steps
+        self._schedule_steps = self._steps_per_epoch() * self.epochs_
         model.compile(
             optimizer=make_optimizer(
                 self.optimizer, self.learning_rate, self.momentum, self.lr_schedule,
@@ -332,6 +311,23 @@ class KerasCNNClassifier(KerasClassifierBase):
             metrics=["accuracy"],
         )
         return model
+
+    def _steps_per_epoch(self):
+        return math.ceil(self._n_fit_samples * (1 - self.validation_split) / self.batch_size_)
+
+    def _set_budget(self, n, kwargs, *, one_epoch=False):
+        """Fix ``batch_size_`` and ``epochs_`` for a fit on ``n`` images (see ``min_steps``);
+        a ``batch_size``/``epochs`` passed to ``fit`` (or routed as ``fit__``) wins."""
+        self._n_fit_samples = n
+        epochs = kwargs.get("epochs", getattr(self, "fit__epochs", self.epochs))
+        self.batch_size_, self.epochs_ = training_budget(
+            n * (1 - self.validation_split),
+            kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size)),
+            epochs, 0 if one_epoch or "epochs" in kwargs or hasattr(self, "fit__epochs")
+            else self.min_steps)
+        kwargs["batch_size"] = self.batch_size_
+        if not one_epoch:
+            kwargs["epochs"] = self.epochs_
 
     def _restart_spent_schedule(self):
         """Before training a fitted network again (warm_start, partial_fit): restart a cosine
@@ -348,11 +344,12 @@ class KerasCNNClassifier(KerasClassifierBase):
     def _images_for_predict(self, X):
         return self._as_images(X, fitting=False)[0]
 
-    def _warn_if_useless(self):
-        """Turn what the monitor saw into one plain-words warning, at the user's call site."""
+    def _warn_if_useless(self, convergence=True):
+        """Turn what the monitor saw into one plain-words warning, at the user's call site
+        (not the convergence check after ``partial_fit``'s single epochs)."""
         if self.monitor:
             warn_if_useless(self._training_problem, self.history_, self._encoded_y,
-                            self.learning_rate, stacklevel=4)
+                            self.learning_rate, stacklevel=4, convergence=convergence)
         del self._encoded_y
 
     # ------------------------------------------------------------ public API
@@ -375,12 +372,12 @@ class KerasCNNClassifier(KerasClassifierBase):
         """
         self._check_params()
         images, shape = self._as_images(X, fitting=True)
-        y = self._check_y(y, len(images))
+        y = check_labels(y, len(images))
         if not (self.warm_start and self.initialized_):
             self.image_shape_ = shape
             self.x_scale_ = float(np.abs(images).max()) or 1.0
             self.precision_ = resolve_precision(self.precision)
-        self._n_fit_samples = len(images)
+        self._set_budget(len(images), kwargs)
         self.device_ = keras_device()
         self._restart_spent_schedule()
         super().fit(images, y, sample_weight=sample_weight, **kwargs)
@@ -397,13 +394,17 @@ class KerasCNNClassifier(KerasClassifierBase):
         if not fitted:
             self.image_shape_ = shape
             self.x_scale_ = float(np.abs(images).max()) or 1.0
-            self._n_fit_samples = len(images)
+            self._set_budget(len(images), kwargs, one_epoch=True)
             self.precision_ = resolve_precision(self.precision)
+        elif hasattr(self, "batch_size_"):
+            kwargs["batch_size"] = self.batch_size_
+        else:  # loaded from a file saved before batch_size_ existed
+            self._set_budget(len(images), kwargs, one_epoch=True)
         self.device_ = keras_device()
         self._restart_spent_schedule()
         super().partial_fit(images, y, classes=classes, sample_weight=sample_weight, **kwargs)
         self.n_features_in_ = self.image_shape_[0] * self.image_shape_[1]
-        self._warn_if_useless()
+        self._warn_if_useless(convergence=False)
         return self
 
     def predict_proba(self, X, **kwargs):

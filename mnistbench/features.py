@@ -10,13 +10,16 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale", "deskew",
+__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale",
+           "check_labels", "deskew",
            "hog_batch", "image_shape_for", "images_from"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
@@ -470,3 +473,40 @@ class DeskewTransformer(TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def check_labels(y, n):
+    """The labels of ``n`` images as a 1d array, or a ValueError that names the fix."""
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; using y.ravel()",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"y has shape {y.shape}; KerasCNNClassifier predicts one label per image: pass "
+            "a 1d array of labels (not one-hot: use y.argmax(axis=1))"
+        )
+    if len(y) != n:
+        raise ValueError(
+            f"X and y have different lengths: {n} images but {len(y)} labels"
+        )
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError("Input y contains NaN or infinity")
+        if not np.array_equal(y, np.rint(y)):
+            raise ValueError(
+                "Unknown label type: continuous. y holds non-integer floats; a classifier "
+                "needs class labels"
+            )
+    n_classes = len(np.unique(y))
+    if n_classes < 2:
+        raise ValueError(
+            f"y has {n_classes} class; a classifier needs at least 2 classes to learn from"
+        )
+    return y

@@ -340,17 +340,20 @@ MODELS: dict[str, ModelEntry] = {
     "cnn-baseline": ModelEntry(
         _cnn("baseline"), "CNN: Conv32 + pool + Dense100 (tutorial baseline)", family="deep",
         grid={"learning_rate": [1e-3, 3e-3]},
-        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+        fast_params={"epochs": 2, "batch_size": 32, "min_steps": 0, "learning_rate": 0.01,
+                     "dropout": 0.0},
     ),
     "cnn-batchnorm": ModelEntry(
         _cnn("batchnorm"), "CNN: baseline with batch normalisation", family="deep",
         grid={"learning_rate": [1e-3, 3e-3]},
-        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+        fast_params={"epochs": 2, "batch_size": 32, "min_steps": 0, "learning_rate": 0.01,
+                     "dropout": 0.0},
     ),
     "cnn-deep": ModelEntry(
         _cnn("deep"), "CNN: VGG-like Conv32 + 2xConv64 blocks (tutorial deep)", family="deep",
         grid={"learning_rate": [1e-3, 3e-3]},
-        fast_params={"epochs": 2, "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+        fast_params={"epochs": 2, "batch_size": 32, "min_steps": 0, "learning_rate": 0.01,
+                     "dropout": 0.0},
     ),
 }
 

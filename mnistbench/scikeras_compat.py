@@ -123,7 +123,7 @@ class KerasClassifierBase(KerasClassifier):
                 "appropriate arguments before using this estimator."
             )
         images = self._images_for_predict(X)
-        kwargs.setdefault("batch_size", max(1024, self.batch_size))
+        kwargs.setdefault("batch_size", max(1024, getattr(self, "batch_size_", 0)))
         kwargs.setdefault("verbose", 0)
         # Predict in a canonical order of the images, then put the rows back. Batched
         # float32 kernels (oneDNN on AVX2, say) may round a sample differently at the

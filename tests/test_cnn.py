@@ -28,8 +28,8 @@ from mnistbench import architectures, cnn, load_dataset, scikeras_compat
 from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = dict(architecture="baseline", epochs=2, batch_size=32, filters=8, dense_units=32,
-            learning_rate=0.01, dropout=0.0, random_state=0)
+FAST = dict(architecture="baseline", epochs=2, batch_size=32, min_steps=0, filters=8,
+            dense_units=32, learning_rate=0.01, dropout=0.0, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -386,5 +386,6 @@ def test_pickle_round_trip(fitted, digits):
 def test_deep_cnn_learns_full_mnist_in_one_epoch():
     """Full MNIST, one epoch: the defaults learn (no ~11 % plateau), in well under a minute."""
     ds = load_dataset("mnist")
-    clf = KerasCNNClassifier(epochs=1, random_state=0).fit(ds.X_train, ds.y_train)
+    clf = KerasCNNClassifier(epochs=1, batch_size=128, min_steps=0, random_state=0).fit(
+        ds.X_train, ds.y_train)
     assert clf.score(ds.X_test, ds.y_test) >= 0.98

@@ -46,7 +46,7 @@ def cnn_check_instance():
     """The CNN as the checks need it: their 2-10 plain features read as a 1-pixel-high
     strip, small and fast enough to learn their toy problems in 15 epochs."""
     return KerasCNNClassifier(
-        architecture="baseline", epochs=15, batch_size=16, filters=8, dense_units=32,
+        architecture="baseline", epochs=15, batch_size=16, min_steps=0, filters=8, dense_units=32,
         learning_rate=0.01, dropout=0.0, image_shape=(1, -1), random_state=0, monitor=False,
     )
 

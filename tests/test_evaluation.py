@@ -326,7 +326,7 @@ def test_cli_list_shows_presets(capsys):
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_cnn_record_names_a_reduced_precision(precision):
     preset = Preset("t", cv=2, cv_subsample=None, train_subsample=None, description="t",
-                    model_params={"cnn-baseline": {"epochs": 1, "filters": 8, "dense_units": 16,
+                    model_params={"cnn-baseline": {"epochs": 1, "min_steps": 0, "filters": 8, "dense_units": 16,
                                                    "precision": precision}})
     record = run_unit(plan_units(["digits"], ["cnn-baseline"], preset)[-1])
     assert record["status"] == "ok"

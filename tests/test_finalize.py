@@ -224,7 +224,8 @@ def test_cnn_train_and_predict_through_the_cli(digit_folder, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "Epoch 2/2" in run.stdout + run.stderr  # progress while it trains
     meta = read_metadata(out)
-    assert meta["model"] == "cnn-baseline" and meta["overrides"] == {"epochs": 2}
+    assert meta["model"] == "cnn-baseline"
+    assert meta["overrides"] == {"epochs": 2, "min_steps": 0}  # --epochs: exactly 2
     assert meta["params"]["epochs"] == 2 and meta["params"]["architecture"] == "baseline"
     assert meta["estimator"] == "KerasCNNClassifier" and "keras" in meta["versions"]
     run = subprocess.run(
@@ -253,7 +254,7 @@ def test_predict_flags_low_confidence_cnn_answers_only(tmp_path, capsys):
     X = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
     y = np.arange(40) % 10
     info = {"model": "m", "dataset": "mnist", "image_shape": [28, 28], "pixel_max": 255}
-    unsure = save_model(KerasCNNClassifier(architecture="baseline", epochs=1, filters=4,
+    unsure = save_model(KerasCNNClassifier(architecture="baseline", epochs=1, min_steps=0, filters=4,
                                            dense_units=8, random_state=0).fit(X, y),
                         tmp_path / "unsure.keras", info)  # ~0.1 for every class
     image = Path(__file__).parent / "data" / "four.jpg"

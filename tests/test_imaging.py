@@ -150,8 +150,8 @@ def small_cnn(mnist):
     """A CNN good enough to compare predictions (deep, 2 epochs on 10,000 images)."""
     from mnistbench.cnn import KerasCNNClassifier
 
-    return KerasCNNClassifier(epochs=2, random_state=0).fit(mnist.X_train[:10000],
-                                                           mnist.y_train[:10000])
+    return KerasCNNClassifier(epochs=2, batch_size=128, min_steps=0, random_state=0).fit(
+        mnist.X_train[:10000], mnist.y_train[:10000])
 
 
 def test_cnn_reads_realistic_images_as_well_as_the_originals(mnist, small_cnn):

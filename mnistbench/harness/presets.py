@@ -56,11 +56,12 @@ PRESETS = {
     "quick": Preset(
         "quick", cv=2, cv_subsample=1000, train_subsample=2000,
         model_params={
-            "deep": {"epochs": 2, "batch_size": 64},
+            "deep": {"epochs": 2, "batch_size": 64, "min_steps": 0},
             "xgboost": {"xgboost__n_estimators": 20},
             "random-forest": {"forest__n_estimators": 50},
         },
-        description="smoke run: 2 folds on 1,000 images, final fit on 2,000, CNNs 2 epochs",
+        description="smoke run: 2 folds on 1,000 images, final fit on 2,000, CNNs exactly 2 "
+        "epochs",
     ),
     "default": Preset(
         "default", cv=3, cv_subsample=10000, train_subsample=None,
@@ -71,7 +72,8 @@ PRESETS = {
         },
         description=(
             "3-fold CV on 10,000 training images, final fit on the full training split, "
-            "scored on the full test set; CNNs 6 epochs, XGBoost 100 rounds, forest 100 trees"
+            "scored on the full test set; CNNs 6 epochs and at least 2,500 steps, XGBoost 100 "
+            "rounds, forest 100 trees"
         ),
     ),
     "full": Preset(
