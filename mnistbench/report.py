@@ -34,6 +34,7 @@ TABLE_COLUMNS = [
     "dataset", "model", "status", "cv_accuracy_mean", "cv_accuracy_std", "cv_folds",
     "cv_ci_low", "cv_ci_high", "test_accuracy", "test_ci_low", "test_ci_high", "group",
     "test_macro_f1", "fit_seconds", "predict_seconds", "n_train", "n_test", "device",
+    "warnings",
 ]
 
 
@@ -61,8 +62,9 @@ def summarize(records, tests=None) -> pd.DataFrame:
     for r in records:
         row = rows.setdefault((r["dataset"], r["model"]), {
             "dataset": r["dataset"], "model": r["model"], "folds": [], "problems": [],
-            "test": None,
+            "test": None, "warnings": [],
         })
+        row["warnings"] += [f"{r['split']}: {w}" for w in r.get("warnings", ())]
         if r.get("status") != "ok":
             row["problems"].append(f"{r['split']}: {r.get('status')} ({r.get('error', '')})")
         elif r["split"] == "test":
@@ -100,6 +102,7 @@ def summarize(records, tests=None) -> pd.DataFrame:
             "n_train": test["n_train"] if test else np.nan,
             "n_test": test["n_test"] if test else np.nan,
             "device": test["device"] if test else "",
+            "warnings": " | ".join(row["warnings"]),
             "error": "; ".join(row["problems"]),
         })
     df = pd.DataFrame(out, columns=TABLE_COLUMNS + ["error"])
@@ -188,9 +191,22 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
         "fit s": df["fit_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.1f}"),
         "predict s": df["predict_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
         "device": df["device"],
-        "status": [s if s == "ok" else f"{s}: {e}" for s, e in zip(df["status"], df["error"])],
+        "status": [_status_cell(s, e, w) for s, e, w in
+                   zip(df["status"], df["error"], df["warnings"])],
     })
     return shown
+
+
+def _status_cell(status, error, warnings_text) -> str:
+    """"ok", "failed: why", or "ok, warned (fold-1, test): <first warning's first
+    sentence>": a fit that ended unconverged must not read as a clean "ok"."""
+    cell = status if status == "ok" else f"{status}: {error}"
+    if not isinstance(warnings_text, str) or not warnings_text:
+        return cell
+    items = warnings_text.split(" | ")
+    splits = ", ".join(dict.fromkeys(item.split(": ", 1)[0] for item in items))
+    first = items[0].split(": ", 2)[-1].split(". ")[0]
+    return f"{cell}, warned ({splits}): {first}"
 
 
 GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test split "
@@ -290,7 +306,7 @@ def write_significance(tests, out_dir, header) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- figures
-def _save(fig, out_dir, stem):
+def save_figure(fig, out_dir, stem):
     # One layout pass for both files: bbox_inches="tight" would draw each file twice.
     fig.tight_layout()
     paths = []
@@ -301,7 +317,7 @@ def _save(fig, out_dir, stem):
     return paths
 
 
-def _subplots(*grid, figsize, **kwargs):
+def new_figure(*grid, figsize, **kwargs):
     # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
     # stays as it is) and nothing is left open in pyplot's figure manager.
     from matplotlib.figure import Figure  # noqa: PLC0415 - matplotlib only for figures
@@ -317,7 +333,7 @@ def _fold_boxplot(dataset, mine, order):
     folds = {m: v for m, v in folds.items() if v}
     if not folds:
         return None
-    fig, ax = _subplots(figsize=(1.2 * len(folds) + 2, 4))
+    fig, ax = new_figure(figsize=(1.2 * len(folds) + 2, 4))
     ax.boxplot(list(folds.values()), tick_labels=list(folds.keys()))
     ax.set_ylabel("cross-validation accuracy (%)")
     ax.set_title(f"{dataset}: accuracy per fold")
@@ -330,7 +346,7 @@ def _learning_curves(dataset, model, curves):
     """A deep model's curves, one colour per fold (train solid, validation dashed)."""
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
-    fig, (ax_loss, ax_acc) = _subplots(2, 1, figsize=(6, 6), sharex=True)
+    fig, (ax_loss, ax_acc) = new_figure(2, 1, figsize=(6, 6), sharex=True)
     for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
                                  key=lambda r: r["split"])):
         h, color = r["history"], f"C{i}"
@@ -354,7 +370,7 @@ def _confusion_best(dataset, tests):
     from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415
 
     best = max(tests, key=lambda r: r["accuracy"])
-    fig, ax = _subplots(figsize=(5.5, 5))
+    fig, ax = new_figure(figsize=(5.5, 5))
     display = ConfusionMatrixDisplay(np.array(best["confusion"]), display_labels=best["labels"])
     display.plot(ax=ax, cmap="Blues", colorbar=True, text_kw={"fontsize": 7})
     ax.set_xlabel("predicted")
@@ -366,7 +382,7 @@ def _confusion_best(dataset, tests):
 def _accuracy_vs_time(dataset, tests):
     from matplotlib.ticker import NullFormatter  # noqa: PLC0415
 
-    fig, ax = _subplots(figsize=(6, 4))
+    fig, ax = new_figure(figsize=(6, 4))
     for r in tests:
         ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
         ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
@@ -389,7 +405,7 @@ def _pvalue_map(dataset, pairs, order):
     for p in pairs:
         i, j = sorted((index[p["model_a"]], index[p["model_b"]]))
         grid[j, i], grid[i, j] = p["mcnemar_p_holm"], p["ttest_p_holm"]
-    fig, ax = _subplots(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
+    fig, ax = new_figure(figsize=(1.0 * len(names) + 2.5, 0.8 * len(names) + 2))
     im = ax.imshow(np.log10(np.clip(grid, 1e-6, 1)), cmap="viridis", vmin=-6, vmax=0)
     for (i, j), v in np.ndenumerate(grid):
         if not np.isnan(v):
@@ -427,7 +443,7 @@ def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Pat
             figures[f"{stem}_pvalues"] = _pvalue_map(dataset, pairs, order)
         for name, fig in figures.items():
             if fig is not None:
-                written += _save(fig, out_dir, name)
+                written += save_figure(fig, out_dir, name)
     return written
 
 

@@ -10,9 +10,11 @@ skips every unit this folder already recorded on this machine for the same param
 
 Modules, each importing only those before it: ``presets``, ``units``, ``records``,
 ``execute`` (one unit in this process), ``local`` (worker processes), ``options``,
-``dask_runner``, ``run``.
+``dask_runner``, ``run``, ``curve`` (the learning curve: the same units, store and
+runners, one unit per training size and seed).
 """
 
+from mnistbench.harness.curve import CURVE_SIZES, learning_curve
 from mnistbench.harness.execute import failed_record, record_unit, run_unit
 from mnistbench.harness.local import run_units, thread_env
 from mnistbench.harness.options import DEFAULT_OUTPUT, RunOptions
@@ -21,6 +23,6 @@ from mnistbench.harness.records import RecordStore
 from mnistbench.harness.run import run_benchmark
 from mnistbench.harness.units import Unit, plan_units, record_key
 
-__all__ = ["DEFAULT_OUTPUT", "PRESETS", "Preset", "RecordStore", "RunOptions", "Unit",
-           "failed_record", "plan_units", "record_key", "record_unit", "run_benchmark",
+__all__ = ["CURVE_SIZES", "DEFAULT_OUTPUT", "PRESETS", "Preset", "RecordStore", "RunOptions", "Unit",
+           "failed_record", "learning_curve", "plan_units", "record_key", "record_unit", "run_benchmark",
            "run_unit", "run_units", "thread_env"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
+import warnings
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
@@ -17,7 +19,7 @@ from mnistbench.hostinfo import host_description, library_versions
 from mnistbench.models import is_deep, make_model
 from mnistbench.stats import encode_predictions
 
-__all__ = ["failed_record", "record_unit", "run_unit"]
+__all__ = ["curve_point", "failed_record", "record_unit", "run_unit"]
 
 _DATA_CACHE: dict = {}
 
@@ -40,11 +42,24 @@ def _data(dataset, preset: Preset, seed, data_options):
     return _DATA_CACHE[key]
 
 
+def curve_point(split: str):
+    """``(size, rep)`` of a learning-curve split ``n<size>-r<rep>``; None for any other."""
+    match = re.fullmatch(r"n(\d+)-r(\d+)", split)
+    return (int(match[1]), int(match[2])) if match else None
+
+
 def run_unit(unit: Unit, data_options=None) -> dict:
     """Fit and score one unit in this process; return its record (status ok)."""
     preset = unit.preset
     ds, X_cv, y_cv, X_tr, y_tr = _data(unit.dataset, preset, unit.seed, data_options or {})
-    if unit.split == "test":
+    size = curve_point(unit.split)
+    seed = unit.seed
+    if size is not None:  # a learning-curve point: a stratified subsample, the whole test
+        size, rep = size
+        seed = unit.seed + rep - 1
+        X_fit, y_fit = _stratified_subsample(ds.X_train, ds.y_train, size, seed)
+        X_eval, y_eval = ds.X_test, ds.y_test
+    elif unit.split == "test":
         X_fit, y_fit, X_eval, y_eval = X_tr, y_tr, ds.X_test, ds.y_test
     else:
         repeat, _, fold = unit.split.rpartition("fold-")
@@ -54,7 +69,7 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         train_idx, val_idx = list(folds.split(X_cv, y_cv))[k - 1]
         X_fit, y_fit, X_eval, y_eval = X_cv[train_idx], y_cv[train_idx], X_cv[val_idx], y_cv[val_idx]
 
-    est = make_model(unit.model, random_state=unit.seed, device=unit.device, n_jobs=unit.threads)
+    est = make_model(unit.model, random_state=seed, device=unit.device, n_jobs=unit.threads)
     est.set_params(**unit.params)
     fit_kwargs = {}
     final = est.steps[-1][1] if hasattr(est, "steps") else est
@@ -62,14 +77,19 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     # estimator with ``verbose``, ``history_`` and ``fit(validation_data=...)``.
     deep = is_deep(unit.model)
     if deep:
-        # Learning curves against the held-out part, as the tutorial plots them: for the
-        # figures only, never for a training decision (no early stopping on it).
         # Keras's epoch lines only when asked (--verbose): by default the progress bar
         # is the one thing on the screen, not lines from every worker interleaved with it.
         final.set_params(verbose=2 if unit.verbose >= 2 else 0)
+    if deep and size is None:
+        # Learning curves against the held-out part, as the tutorial plots them: for the
+        # figures only, never for a training decision (no early stopping on it). Not for
+        # a learning-curve point: scoring 10,000 test images after each of the hundreds
+        # of short epochs of a 100-image fit would cost more than the fit.
         fit_kwargs["validation_data"] = (X_eval, y_eval)
     t0 = time.perf_counter()
-    est.fit(X_fit, y_fit, **fit_kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X_fit, y_fit, **fit_kwargs)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred = est.predict(X_eval)
@@ -88,8 +108,13 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         # what the native thread pools (BLAS, OpenMP) were really capped at (--threads)
         thread_caps=sorted({(i["user_api"], i["num_threads"]) for i in threadpool_info()}),
     )
+    fit_warnings = _fit_warnings(caught)
+    if fit_warnings:
+        record["warnings"] = fit_warnings
     if deep:
         record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
+        record["budget"] = {"epochs": final.epochs_, "batch_size": final.batch_size_,
+                            "steps": final.epochs_ * final._steps_per_epoch()}
     if unit.split == "test":
         labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
         record["labels"] = labels.tolist()
@@ -97,6 +122,22 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         # every statistic of the report (intervals, McNemar) comes from this, not a refit
         record["predictions"] = encode_predictions(y_eval, pred)
     return record
+
+
+#: Warnings that say something about the fit's result, kept in its record and shown in
+#: the tables: the CNN's TrainingWarning (unconverged, diverged, chance level) and
+#: scikit-learn's ConvergenceWarning (a solver stopped at its iteration cap).
+_RECORDED_WARNINGS = ("TrainingWarning", "ConvergenceWarning")
+
+
+def _fit_warnings(caught) -> list[str]:
+    """The distinct fit warnings worth a reader's attention, as ``"Category: message"``."""
+    out = []
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).strip()}"
+        if w.category.__name__ in _RECORDED_WARNINGS and text not in out:
+            out.append(text)
+    return out
 
 
 def _device_of(estimator):

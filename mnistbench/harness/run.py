@@ -1,8 +1,8 @@
 """``run_benchmark``: the public entry of a run, in its steps.
 
-1. :func:`_prepare`: check every option, the output folder and the data before any work;
-2. :func:`_plan`: the run's units, less those this folder already holds;
-3. :func:`_execute`: run them (local processes or Dask), each record stored as it ends;
+1. :func:`prepare_run`: check every option, the output folder and the data before any work;
+2. :func:`plan_todo`: the run's units, less those this folder already holds;
+3. :func:`execute_units`: run them (local processes or Dask), each record stored as it ends;
 4. the report, from this folder's own records of the run.
 """
 
@@ -72,21 +72,15 @@ run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.do
 
 
 def _run(datasets, models, opts: RunOptions):
-    preset, store, fingerprints = _prepare(datasets, models, opts)
-    # Workers and threads per worker, decided once: the units' model n_jobs and the
-    # workers' thread-pool caps must agree, or parallel units oversubscribe the cores.
-    if opts.backend == "dask" and not opts.scheduler:
-        n_workers = opts.n_jobs if opts.n_jobs > 1 else (os.cpu_count() or 1)  # LocalCluster
-    else:
-        n_workers = opts.n_jobs
-    threads = opts.threads or (1 if opts.scheduler else threads_for(n_workers))
+    preset, store, fingerprints = prepare_run(datasets, models, opts)
+    n_workers, threads = worker_layout(opts)
     units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
                        threads=threads, verbose=0 if opts.quiet else (2 if opts.verbose else 1),
                        fingerprints=fingerprints)
     planned = {u.key for u in units}  # exactly this run's units: no stale parameters
-    todo = _plan(units, planned, store, preset)
+    todo = plan_todo(units, planned, store, preset)
     started = time.monotonic()
-    statuses = _execute(todo, store, opts, n_workers, threads)
+    statuses = execute_units(todo, store, opts, n_workers, threads)
     if statuses.get("failed") or statuses.get("timeout"):
         logger.info(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} "
                     "timed out: see the status column and records.jsonl")
@@ -98,7 +92,17 @@ def _run(datasets, models, opts: RunOptions):
     return df
 
 
-def _prepare(datasets, models, opts: RunOptions):
+def worker_layout(opts: RunOptions) -> tuple[int, int]:
+    """Workers and threads per worker, decided once: the units' model n_jobs and the
+    workers' thread-pool caps must agree, or parallel units oversubscribe the cores."""
+    if opts.backend == "dask" and not opts.scheduler:
+        n_workers = opts.n_jobs if opts.n_jobs > 1 else (os.cpu_count() or 1)  # LocalCluster
+    else:
+        n_workers = opts.n_jobs
+    return n_workers, opts.threads or (1 if opts.scheduler else threads_for(n_workers))
+
+
+def prepare_run(datasets, models, opts: RunOptions):
     """Everything that can fail before any work: options, output folder, data."""
     preset = opts.check(datasets, models)
     store = RecordStore(Path(opts.output) / "records.jsonl")
@@ -121,7 +125,7 @@ def _prepare(datasets, models, opts: RunOptions):
     return preset, store, fingerprints
 
 
-def _plan(units, planned, store: RecordStore, preset):
+def plan_todo(units, planned, store: RecordStore, preset):
     """The units still to run, final fits first. Only this folder's own work made on this
     machine is resumed: records made elsewhere (the reference results shipped in a
     clone's results/, say) are recomputed, so a table never passes them off as yours."""
@@ -149,13 +153,13 @@ def _unit_line(r):
     return f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
 
 
-def _execute(todo, store, opts: RunOptions, n_workers, threads):
+def execute_units(todo, store, opts: RunOptions, n_workers, threads, desc="run-all"):
     """Run the units with a progress bar (unless quiet); return the Counter of statuses."""
     bar = None
     if todo and not opts.quiet:
         from tqdm.auto import tqdm  # noqa: PLC0415 - only with something to show
 
-        bar = tqdm(total=len(todo), unit="unit", desc="run-all", file=sys.stderr)
+        bar = tqdm(total=len(todo), unit="unit", desc=desc, file=sys.stderr)
 
     def on_record(r):
         logger.info(_unit_line(r))

@@ -1,0 +1,135 @@
+"""``learning_curve``: every model at growing training sizes, in the run-all record store.
+
+At what data size does a CNN beat the classic models? Each point is one *unit*
+(dataset, model, split ``n<size>-r<rep>``): a fit on a stratified subsample of ``size``
+training images (seed ``seed + rep - 1``, which also seeds the model), scored on the
+whole test split. Points are stored in ``<output>/records.jsonl`` like run-all's units,
+so a killed run loses only the points in progress, and either backend runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from mnistbench.curves import write_curve_report
+from mnistbench.datasets import DATASETS, load_dataset
+from mnistbench.errors import UsageError
+from mnistbench.harness.options import RunOptions
+from mnistbench.harness.presets import Preset
+from mnistbench.harness.run import execute_units, plan_todo, prepare_run, worker_layout
+from mnistbench.harness.units import Unit, params_hash, record_key
+from mnistbench.log import logger, progress_logging
+from mnistbench.models import MODELS
+
+__all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
+
+#: Training sizes per dataset; the last point of a dataset is its whole training split.
+CURVE_SIZES = {
+    "mnist": (100, 300, 1000, 3000, 10000, 30000, 60000),
+    "digits": (100, 300, 1000, 1347),
+}
+_GEOMETRIC = (100, 300, 1000, 3000, 10000, 30000, 100000, 300000)
+
+
+def repeats_at(size, seeds) -> int:
+    """Subsamples (each with its own seed) at ``size``: ``seeds`` up to 1,000 images,
+    fewer above (their spread is small and their fits are long), one from 30,000."""
+    if size <= 1000:
+        return seeds
+    return max(1, min(seeds, 2)) if size < 30000 else 1
+
+
+def _sizes(dataset, n_train, sizes):
+    chosen = sorted(set(sizes or CURVE_SIZES.get(dataset, _GEOMETRIC)))
+    kept = [s for s in chosen if s < n_train]
+    if sizes is None or any(s >= n_train for s in chosen):
+        kept.append(n_train)  # the whole split ends the curve
+    return kept
+
+
+def curve_units(datasets, models, preset: Preset, n_train, sizes=None, seeds=3, seed=0,
+                device="auto", threads=None, verbose=0) -> list[Unit]:
+    """Every point of the curves: per dataset, model and size, ``repeats_at`` subsamples.
+    ``n_train``: ``{dataset: size of its training split}``."""
+    units = []
+    for dataset in datasets:
+        for model in models:
+            params = preset.params_for(model, MODELS[model].family)
+            h = params_hash(dataset, model, preset, seed, params)
+            for size in _sizes(dataset, n_train[dataset], sizes):
+                reps = 1 if size >= n_train[dataset] else repeats_at(size, seeds)
+                units += [Unit(dataset, model, f"n{size}-r{r}", preset, seed, params, h,
+                               device, threads, verbose) for r in range(1, reps + 1)]
+    return units
+
+
+def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
+    """Fit every model at growing training sizes; write the curve figures and tables.
+
+    Parameters
+    ----------
+    datasets, models : list of str, optional
+        Registry names (default: all).
+    sizes : list of int, optional
+        Training sizes (default ``CURVE_SIZES``: 100 to 60,000 for MNIST, 100 to the
+        whole split for digits). A size at or above the split's size is the whole split.
+    seeds : int, default=3
+        Stratified subsamples, each with its own seed, at sizes up to 1,000 (2 below
+        30,000, 1 above: ``repeats_at``); the figure's band spans them.
+    **options
+        The fields of :class:`~mnistbench.harness.RunOptions` (``output``, ``n_jobs``,
+        ``backend``...). ``preset`` sets the models' budgets (its ``model_params``);
+        ``cv`` and ``repeats`` do not apply.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
+    """
+    try:
+        opts = RunOptions(**options)
+    except TypeError:
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(RunOptions)})
+        raise UsageError(f"learning_curve got unknown option(s) {unknown}") from None
+    if opts.cv is not None or opts.repeats != 1:
+        raise UsageError("cv and repeats do not apply to a learning curve (its points are "
+                         "scored on the test split); use seeds= for more subsamples")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise UsageError(f"seeds={seeds!r}: must be a whole number 1 or more")
+    if sizes is not None and (not sizes or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 10 for s in sizes)):
+        raise UsageError(f"sizes={sizes!r}: give whole numbers of training images, each 10 "
+                         "or more (a stratified subsample needs one image per class)")
+    if opts.scheduler:
+        opts = dataclasses.replace(opts, backend="dask")
+    datasets, models = list(datasets or DATASETS), list(models or MODELS)
+    with progress_logging(opts.quiet):
+        return _run(datasets, models, sizes, seeds, opts)
+
+
+def _run(datasets, models, sizes, seeds, opts):
+    base, store, _ = prepare_run(datasets, models, opts)
+    if any(name.startswith("folder:") for name in datasets):
+        raise UsageError("learning-curve runs on registered datasets (mnist, digits); a "
+                         "folder's curve is not supported yet")
+    preset = dataclasses.replace(
+        base, name="learning-curve" + ("" if base.name == "default" else f"-{base.name}"),
+        cv=0, cv_subsample=None, train_subsample=None,
+        description=f"learning curve; model budgets of the {base.name} preset")
+    n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
+    n_workers, threads = worker_layout(opts)
+    units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,
+                        opts.device, threads, 0 if opts.quiet else (2 if opts.verbose else 1))
+    planned = {u.key for u in units}
+    todo = plan_todo(units, planned, store, preset)
+    # Small points first: the whole curve's shape appears early, the long fits come last.
+    todo.sort(key=lambda u: int(u.split[1:].split("-")[0]))
+    started = time.monotonic()
+    execute_units(todo, store, opts, n_workers, threads, desc="learning-curve")
+    records = [r for r in store.own_records() if record_key(r) in planned]
+    df = write_curve_report(records, opts.output, figures=opts.figures)
+    logger.info(f"{len(todo)} point(s) run in {(time.monotonic() - started) / 60:.1f} min; "
+                f"learning-curve tables and figures written to {Path(opts.output)}/")
+    return df
