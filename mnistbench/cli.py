@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
+from mnistbench.curves import write_curve_report
 from mnistbench.datasets import DATASETS, is_dataset_name, load_dataset
 from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
@@ -32,6 +33,7 @@ from mnistbench.harness import (
     learning_curve,
     run_benchmark,
 )
+from mnistbench.harness.execute import curve_point
 from mnistbench.log import progress_logging
 from mnistbench.models import MODELS
 from mnistbench.report import write_report
@@ -85,7 +87,14 @@ def cmd_report(args) -> int:
     if not records:
         raise MnistbenchError(f"no records in {store.path}; run `python -m mnistbench run-all "
                               f"--output {args.output}` first")
-    df = write_report(records, args.output, args.preset, args.seed)
+    curve = [r for r in records if curve_point(r.get("split", "")) and r.get("seed") == args.seed]
+    if curve:  # a learning curve's points share the store: re-render its files too
+        write_curve_report(curve, args.output)
+        print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
+    rest = [r for r in records if not curve_point(r.get("split", ""))]
+    if not rest:
+        return 0
+    df = write_report(rest, args.output, args.preset, args.seed)
     _print_table(df)
     print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
     return 0

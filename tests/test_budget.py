@@ -117,7 +117,7 @@ def test_curve_units_cover_every_size_with_more_seeds_when_small():
 def _point(model, size, rep, accuracy):
     return {"dataset": "digits", "model": model, "split": f"n{size}-r{rep}", "status": "ok",
             "accuracy": accuracy, "fit_seconds": 0.1 * size / 100, "host": "h", "seed": 0,
-            "preset": "learning-curve"}
+            "preset": "learning-curve", "params_hash": "0123456789abcdef"}
 
 
 def test_curve_table_and_crossover(tmp_path):
@@ -132,7 +132,7 @@ def test_curve_table_and_crossover(tmp_path):
     deep1000 = df[(df["model"] == "cnn-deep") & (df["size"] == 1000)].iloc[0]
     assert deep1000["failed"] == 1 and deep1000["family"] == "deep"
     sentence = crossover(df, "digits")
-    assert "ahead from 1,000 training images on" in sentence and "100: -5.00" in sentence
+    assert "ahead of the best classic model from 1,000 training images on" in sentence and "100: -5.00" in sentence
     write_curve_report(records, tmp_path)
     assert (tmp_path / "digits_learning_curve.png").stat().st_size > 0
     assert (tmp_path / "digits_fit_time_vs_size.svg").exists()
@@ -173,3 +173,14 @@ def test_learning_curve_resumes_after_kill_9(tmp_path):
         for r in (1, 2))
     assert all(r["status"] == "ok" for r in after)
     assert (out / "learning_curve_digits.md").exists()
+
+
+def test_report_re_renders_a_learning_curve(tmp_path):
+    from mnistbench.cli import main
+
+    store = RecordStore(tmp_path / "records.jsonl")
+    for record in [_point("svc", 100, 1, 0.9), _point("cnn-deep", 100, 1, 0.92)]:
+        store.append(record)
+    assert main(["report", "--output", str(tmp_path)]) == 0
+    assert "best CNN is level with or ahead" in (tmp_path / "learning_curve_digits.md").read_text()
+    assert not (tmp_path / "results_all.md").exists()  # no run-all records: no run-all tables
