@@ -46,7 +46,7 @@ def _fit(arch, params, X, y, X_val, y_val):
 
 def _budget(est):
     return {"batch_size": est.batch_size_, "epochs": est.epochs_,
-            "steps": est.epochs_ * est._steps_per_epoch()}
+            "steps": est.epochs_ * est._epoch_steps}
 
 
 def run_digits(info):

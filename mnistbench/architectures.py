@@ -160,9 +160,9 @@ def make_optimizer(name, learning_rate, momentum, schedule, total_steps):
     return keras.optimizers.RMSprop(learning_rate=lr, momentum=momentum)
 
 
-def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[int, int]:
-    """``(batch_size, epochs)`` of a fit on ``n`` training images: a budget right at every
-    data size (issue 12; measured in results/bench/cnn_budget.md).
+def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[int, int, int]:
+    """``(batch_size, epochs, steps_per_epoch)`` of a fit on ``n`` training images: a budget
+    right at every data size (issue 12; measured in results/bench/cnn_budget.md).
 
     A budget in epochs alone is sized for one data size: 10 epochs at batch 128 are 4,690
     optimizer steps on 60,000 images but 110 on digits' 1,347, where the nets ended at
@@ -180,7 +180,7 @@ def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[in
     steps_per_epoch = math.ceil(max(n, 1) / batch_size)
     if min_steps:
         epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
-    return int(batch_size), int(epochs)
+    return int(batch_size), int(epochs), steps_per_epoch
 
 
 class TrainingMonitor(keras.callbacks.Callback):

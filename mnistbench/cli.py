@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.curves import write_curve_report
+from mnistbench.curves import curve_point, write_curve_report
 from mnistbench.datasets import DATASETS, is_dataset_name, load_dataset
 from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
@@ -33,7 +33,6 @@ from mnistbench.harness import (
     learning_curve,
     run_benchmark,
 )
-from mnistbench.harness.execute import curve_point
 from mnistbench.log import progress_logging
 from mnistbench.models import MODELS
 from mnistbench.report import write_report
@@ -87,11 +86,13 @@ def cmd_report(args) -> int:
     if not records:
         raise MnistbenchError(f"no records in {store.path}; run `python -m mnistbench run-all "
                               f"--output {args.output}` first")
-    curve = [r for r in records if curve_point(r.get("split", "")) and r.get("seed") == args.seed]
-    if curve:  # a learning curve's points share the store: re-render its files too
+    curve, rest = [], []  # a learning curve's points share the store: re-render them too
+    for r in records:
+        (curve if curve_point(r.get("split", "")) else rest).append(r)
+    curve = [r for r in curve if r.get("seed") == args.seed]
+    if curve:
         write_curve_report(curve, args.output)
         print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
-    rest = [r for r in records if not curve_point(r.get("split", ""))]
     if not rest:
         return 0
     df = write_report(rest, args.output, args.preset, args.seed)
@@ -189,8 +190,9 @@ def _add_model_file_commands(sub):
                    help="mnist (default), digits or folder:PATH")
     p.add_argument("--output", required=True, metavar="PATH",
                    help="model file: .keras for the CNNs, .skops for the others (added if missing)")
-    p.add_argument("--epochs", type=int, help="exactly N CNN epochs (default: the model's budget, at least 10 epochs "
-                   "and 2,500 optimizer steps)")
+    p.add_argument("--epochs", type=int,
+                   help="exactly N CNN epochs (default: the model's budget, at least 10 "
+                   "epochs and 2,500 optimizer steps)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="any estimator parameter, as in set_params (repeatable): "
                    "--param batch_size=64, --param svc__C=5")

@@ -12,7 +12,6 @@ import this module until ``mnistbench.KerasCNNClassifier`` is first used.
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from numbers import Integral, Real
 from pathlib import Path
@@ -301,7 +300,7 @@ class KerasCNNClassifier(KerasClassifierBase):
             precision=self.precision_,
         )
         # the cosine cycle, in optimizer steps
-        self._schedule_steps = self._steps_per_epoch() * self.epochs_
+        self._schedule_steps = self._epoch_steps * self.epochs_
         model.compile(
             optimizer=make_optimizer(
                 self.optimizer, self.learning_rate, self.momentum, self.lr_schedule,
@@ -312,15 +311,12 @@ class KerasCNNClassifier(KerasClassifierBase):
         )
         return model
 
-    def _steps_per_epoch(self):
-        return math.ceil(self._n_fit_samples * (1 - self.validation_split) / self.batch_size_)
-
     def _set_budget(self, n, kwargs, *, one_epoch=False):
-        """Fix ``batch_size_`` and ``epochs_`` for a fit on ``n`` images (see ``min_steps``);
-        a ``batch_size``/``epochs`` passed to ``fit`` (or routed as ``fit__``) wins."""
-        self._n_fit_samples = n
+        """Fix ``batch_size_``, ``epochs_`` and the optimizer steps per epoch for a fit on
+        ``n`` images (see ``min_steps``); a ``batch_size``/``epochs`` passed to ``fit`` (or
+        routed as ``fit__``) wins."""
         epochs = kwargs.get("epochs", getattr(self, "fit__epochs", self.epochs))
-        self.batch_size_, self.epochs_ = training_budget(
+        self.batch_size_, self.epochs_, self._epoch_steps = training_budget(
             n * (1 - self.validation_split),
             kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size)),
             epochs, 0 if one_epoch or "epochs" in kwargs or hasattr(self, "fit__epochs")

@@ -11,9 +11,18 @@ import pandas as pd
 from mnistbench.models import MODELS, is_deep
 from mnistbench.report import new_figure, save_figure, slug
 
-__all__ = ["crossover", "curve_table", "write_curve_report"]
+__all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curve_report"]
 
-_SPLIT = re.compile(r"n(\d+)-r(\d+)")
+
+def curve_split(size, rep) -> str:
+    """The split name of a learning-curve point: ``n<size>-r<rep>``."""
+    return f"n{size}-r{rep}"
+
+
+def curve_point(split: str):
+    """``(size, rep)`` of a learning-curve split ``n<size>-r<rep>``; None for any other."""
+    match = re.fullmatch(r"n(\d+)-r(\d+)", split)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def curve_table(records) -> pd.DataFrame:
@@ -21,10 +30,10 @@ def curve_table(records) -> pd.DataFrame:
     subsamples, their count, and the mean fit seconds; failed points are counted apart."""
     rows = []
     for r in records:
-        match = _SPLIT.fullmatch(r.get("split", ""))
-        if match is None:
+        point = curve_point(r.get("split", ""))
+        if point is None:
             continue
-        rows.append({"dataset": r["dataset"], "model": r["model"], "size": int(match[1]),
+        rows.append({"dataset": r["dataset"], "model": r["model"], "size": point[0],
                      "ok": r.get("status") == "ok", "accuracy": r.get("accuracy", np.nan),
                      "fit_seconds": r.get("fit_seconds", np.nan),
                      "warned": bool(r.get("warnings"))})
@@ -109,39 +118,39 @@ def _size_axis(ax, sizes):
     ax.minorticks_off()
 
 
+def _size_figure(mine, column, ylabel, title, band=False, log_y=False):
+    """One line per model against training size (solid: CNNs; dashed: classic models),
+    with a min-max band over the seeds when ``band``."""
+    fig, ax = new_figure(figsize=(7.5, 4.8))
+    for model, part in mine.groupby("model"):
+        style = "-" if part["family"].iloc[0] == "deep" else "--"
+        line, = ax.plot(part["size"], part[column], style, marker="o", ms=3, label=model)
+        if band:
+            ax.fill_between(part["size"], 100 * part["accuracy_min"],
+                            100 * part["accuracy_max"], color=line.get_color(), alpha=0.15, lw=0)
+    _size_axis(ax, sorted(mine["size"].unique()))
+    ax.set(yscale="log" if log_y else "linear",
+           xlabel="training images (log scale)", ylabel=ylabel, title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
 def _figures(df, dataset, out_dir) -> list[Path]:
     mine = df[(df["dataset"] == dataset) & df["accuracy_mean"].notna()]
     if mine.empty:
         return []
-    written = []
-    fig, ax = new_figure(figsize=(7.5, 4.8))
-    for model, part in mine.groupby("model"):
-        style = "-" if part["family"].iloc[0] == "deep" else "--"
-        line, = ax.plot(part["size"], 100 * part["accuracy_mean"], style, marker="o",
-                        ms=3, label=model)
-        ax.fill_between(part["size"], 100 * part["accuracy_min"], 100 * part["accuracy_max"],
-                        color=line.get_color(), alpha=0.15, lw=0)
-    _size_axis(ax, sorted(mine["size"].unique()))
-    ax.set(xlabel="training images (log scale)", ylabel="test accuracy %",
-           title=f"{dataset}: accuracy against training size (band: min-max over seeds; "
-           "solid: CNNs)")
-    ax.title.set_fontsize(9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    written += save_figure(fig, out_dir, f"{slug(dataset)}_learning_curve")
-    fig, ax = new_figure(figsize=(7.5, 4.8))
-    for model, part in mine.groupby("model"):
-        style = "-" if part["family"].iloc[0] == "deep" else "--"
-        ax.plot(part["size"], part["fit_seconds"], style, marker="o", ms=3, label=model)
-    _size_axis(ax, sorted(mine["size"].unique()))
-    ax.set(yscale="log", xlabel="training images (log scale)",
-           ylabel="fit seconds (log scale)",
-           title=f"{dataset}: fit time against training size (slope: how cost grows)")
-    ax.title.set_fontsize(9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    written += save_figure(fig, out_dir, f"{slug(dataset)}_fit_time_vs_size")
-    return written
+    mine = mine.assign(accuracy_pct=100 * mine["accuracy_mean"])
+    accuracy = _size_figure(
+        mine, "accuracy_pct", "test accuracy %", band=True,
+        title=f"{dataset}: accuracy against training size (band: min-max over seeds; "
+        "solid: CNNs)")
+    cost = _size_figure(
+        mine, "fit_seconds", "fit seconds (log scale)", log_y=True,
+        title=f"{dataset}: fit time against training size (slope: how cost grows)")
+    return (save_figure(accuracy, out_dir, f"{slug(dataset)}_learning_curve")
+            + save_figure(cost, out_dir, f"{slug(dataset)}_fit_time_vs_size"))
 
 
 def write_curve_report(records, out_dir, figures=True) -> pd.DataFrame:

@@ -17,10 +17,9 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 
 from mnistbench.architectures import OVERFIT_GAP, UNDERFIT_ACCURACY, unconverged
 from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
-from mnistbench.curves import crossover, curve_table, write_curve_report
+from mnistbench.curves import crossover, curve_point, curve_table, write_curve_report
 from mnistbench.harness import PRESETS, RecordStore
 from mnistbench.harness.curve import curve_units, repeats_at
-from mnistbench.harness.execute import curve_point
 from mnistbench.report import _display, summarize
 
 
@@ -32,9 +31,9 @@ def test_auto_batch_grows_with_the_data(n, batch):
     kwargs = {}
     est._set_budget(n, kwargs)
     assert est.batch_size_ == batch == kwargs["batch_size"]
-    steps = est.epochs_ * est._steps_per_epoch()
+    steps = est.epochs_ * est._epoch_steps
     assert steps >= est.min_steps  # never fewer optimizer steps than min_steps
-    assert est.epochs_ == max(10, -(-2500 // est._steps_per_epoch()))
+    assert est.epochs_ == max(10, -(-2500 // est._epoch_steps))
 
 
 def test_min_steps_zero_and_explicit_epochs_are_obeyed():

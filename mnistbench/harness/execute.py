@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import traceback
 import warnings
@@ -12,6 +11,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_info
 
+from mnistbench.curves import curve_point
 from mnistbench.datasets import load_dataset
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
@@ -19,7 +19,7 @@ from mnistbench.hostinfo import host_description, library_versions
 from mnistbench.models import is_deep, make_model
 from mnistbench.stats import encode_predictions
 
-__all__ = ["curve_point", "failed_record", "record_unit", "run_unit"]
+__all__ = ["failed_record", "record_unit", "run_unit"]
 
 _DATA_CACHE: dict = {}
 
@@ -40,12 +40,6 @@ def _data(dataset, preset: Preset, seed, data_options):
         _DATA_CACHE.clear()  # one dataset in memory at a time
         _DATA_CACHE[key] = (ds, X_cv, y_cv, X_tr, y_tr)
     return _DATA_CACHE[key]
-
-
-def curve_point(split: str):
-    """``(size, rep)`` of a learning-curve split ``n<size>-r<rep>``; None for any other."""
-    match = re.fullmatch(r"n(\d+)-r(\d+)", split)
-    return (int(match[1]), int(match[2])) if match else None
 
 
 def run_unit(unit: Unit, data_options=None) -> dict:
@@ -114,7 +108,7 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     if deep:
         record["history"] = {k: [float(v) for v in vals] for k, vals in final.history_.items()}
         record["budget"] = {"epochs": final.epochs_, "batch_size": final.batch_size_,
-                            "steps": final.epochs_ * final._steps_per_epoch()}
+                            "steps": final.epochs_ * final._epoch_steps}
     if unit.split == "test":
         labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
         record["labels"] = labels.tolist()
