@@ -13,10 +13,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-from mnistbench.curves import write_curve_report
-from mnistbench.datasets import DATASETS, load_dataset
+from mnistbench.curves import curve_point, curve_split, write_curve_report
+from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
 from mnistbench.errors import UsageError
-from mnistbench.harness.options import RunOptions
+from mnistbench.harness.options import RunOptions, check_whole
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.run import execute_units, plan_todo, prepare_run, worker_layout
 from mnistbench.harness.units import Unit, params_hash, record_key
@@ -60,7 +60,7 @@ def curve_units(datasets, models, preset: Preset, n_train, sizes=None, seeds=3, 
             h = params_hash(dataset, model, preset, seed, params)
             for size in _sizes(dataset, n_train[dataset], sizes):
                 reps = 1 if size >= n_train[dataset] else repeats_at(size, seeds)
-                units += [Unit(dataset, model, f"n{size}-r{r}", preset, seed, params, h,
+                units += [Unit(dataset, model, curve_split(size, r), preset, seed, params, h,
                                device, threads, verbose) for r in range(1, reps + 1)]
     return units
 
@@ -88,32 +88,25 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
     pandas.DataFrame
         One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
     """
-    try:
-        opts = RunOptions(**options)
-    except TypeError:
-        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(RunOptions)})
-        raise UsageError(f"learning_curve got unknown option(s) {unknown}") from None
+    opts = RunOptions.from_keywords("learning_curve", **options)
     if opts.cv is not None or opts.repeats != 1:
         raise UsageError("cv and repeats do not apply to a learning curve (its points are "
                          "scored on the test split); use seeds= for more subsamples")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise UsageError(f"seeds={seeds!r}: must be a whole number 1 or more")
-    if sizes is not None and (not sizes or any(
-            isinstance(s, bool) or not isinstance(s, int) or s < 10 for s in sizes)):
-        raise UsageError(f"sizes={sizes!r}: give whole numbers of training images, each 10 "
-                         "or more (a stratified subsample needs one image per class)")
-    if opts.scheduler:
-        opts = dataclasses.replace(opts, backend="dask")
+    check_whole(seeds, "seeds", 1, "it is how many subsamples are drawn at each small size")
+    if sizes is not None and not sizes:
+        raise UsageError("sizes=[]: give at least one training size, or leave it out")
+    for size in sizes or ():
+        check_whole(size, "size", 10, "a stratified subsample needs one image per class")
     datasets, models = list(datasets or DATASETS), list(models or MODELS)
+    if any(name.startswith(FOLDER_PREFIX) for name in datasets):  # before any work
+        raise UsageError("learning-curve runs on registered datasets (mnist, digits); a "
+                         "folder's curve is not supported yet")
     with progress_logging(opts.quiet):
         return _run(datasets, models, sizes, seeds, opts)
 
 
 def _run(datasets, models, sizes, seeds, opts):
     base, store, _ = prepare_run(datasets, models, opts)
-    if any(name.startswith("folder:") for name in datasets):
-        raise UsageError("learning-curve runs on registered datasets (mnist, digits); a "
-                         "folder's curve is not supported yet")
     preset = dataclasses.replace(
         base, name="learning-curve" + ("" if base.name == "default" else f"-{base.name}"),
         cv=0, cv_subsample=None, train_subsample=None,
@@ -125,7 +118,7 @@ def _run(datasets, models, sizes, seeds, opts):
     planned = {u.key for u in units}
     todo = plan_todo(units, planned, store, preset)
     # Small points first: the whole curve's shape appears early, the long fits come last.
-    todo.sort(key=lambda u: int(u.split[1:].split("-")[0]))
+    todo.sort(key=lambda u: curve_point(u.split)[0])
     started = time.monotonic()
     execute_units(todo, store, opts, n_workers, threads, desc="learning-curve")
     records = [r for r in store.own_records() if record_key(r) in planned]

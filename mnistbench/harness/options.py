@@ -82,6 +82,18 @@ class RunOptions:
         "and one line per finished unit)", flags=("-v", "--verbose"), action="store_true")
 
     @classmethod
+    def from_keywords(cls, caller, **options) -> "RunOptions":
+        """The options of a Python call (``caller``: its name, for the error): an unknown
+        keyword is a UsageError listing the options; a scheduler implies the Dask backend."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise UsageError(f"{caller} got unknown option(s) {unknown}; the options are "
+                             f"{names}")
+        opts = cls(**options)
+        return dataclasses.replace(opts, backend="dask") if opts.scheduler else opts
+
+    @classmethod
     def from_namespace(cls, args) -> "RunOptions":
         """The options of parsed command-line arguments."""
         return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
@@ -132,16 +144,16 @@ class RunOptions:
 
     def _check_numbers(self):
         cores = os.cpu_count() or 1
-        _whole(self.n_jobs, "n_jobs", 1, f"it is the number of worker processes (this machine "
+        check_whole(self.n_jobs, "n_jobs", 1, f"it is the number of worker processes (this machine "
                f"has {cores} cores; --n-jobs {cores} uses all of them)")
         if self.threads is not None:
-            _whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
+            check_whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
                    "leave it out for cores // workers")
-        _whole(self.seed, "seed", 0, "NumPy and the models take seeds in that range",
+        check_whole(self.seed, "seed", 0, "NumPy and the models take seeds in that range",
                high=2**32 - 1)
         if self.cv is not None:
-            _whole(self.cv, "cv", 2, "cross-validation needs at least 2 folds")
-        _whole(self.repeats, "repeats", 1, "it is how many times the K-fold split is repeated")
+            check_whole(self.cv, "cv", 2, "cross-validation needs at least 2 folds")
+        check_whole(self.repeats, "repeats", 1, "it is how many times the K-fold split is repeated")
         t = self.timeout
         if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Real)
                               or not t > 0 or not np.isfinite(t)):
@@ -165,7 +177,7 @@ class RunOptions:
         return preset
 
 
-def _whole(value, name, low, fix, high=None):
+def check_whole(value, name, low, fix, high=None):
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if not ok or value < low or (high is not None and value > high):
         bound = f"{low} or more" if high is None else f"from {low} to {high}"

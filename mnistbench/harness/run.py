@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -56,14 +55,7 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
-    try:
-        opts = RunOptions(preset=preset, **options)
-    except TypeError:
-        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(RunOptions)})
-        raise UsageError(f"run_benchmark got unknown option(s) {unknown}; the options are "
-                         f"{[f.name for f in dataclasses.fields(RunOptions)]}") from None
-    if opts.scheduler:
-        opts = dataclasses.replace(opts, backend="dask")
+    opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
         return _run(list(datasets or DATASETS), list(models or MODELS), opts)
 
