@@ -296,7 +296,8 @@ class ModelEntry:
         One line for ``mnistbench list``.
     family : {"classic", "deep"}
     grid : dict
-        A small parameter grid (for tests and quick tuning).
+        A small parameter grid around the defaults: what ``run-all --tune`` searches
+        (successive halving, nested CV) and the common tests' ``GridSearchCV`` uses.
     fast_params : dict
         ``set_params`` overrides that make a smoke test fast (fewer epochs/trees).
     """
@@ -315,7 +316,7 @@ class ModelEntry:
 MODELS: dict[str, ModelEntry] = {
     "logreg": ModelEntry(
         logreg, "logistic regression on [0, 1] pixels (C=0.1)",
-        grid={"logreg__C": [0.01, 0.1]},
+        grid={"logreg__C": [0.01, 0.1, 1.0]},
     ),
     "random-forest": ModelEntry(
         random_forest, "random forest, 200 trees, raw pixels",
@@ -324,7 +325,7 @@ MODELS: dict[str, ModelEntry] = {
     ),
     "svc": ModelEntry(
         svc, "RBF SVM (C=10) on 50 PCA components",
-        grid={"svc__C": [1, 10]},
+        grid={"svc__C": [1, 10, 100]},
         fast_params={"pca__n_components": 30},
     ),
     "xgboost": ModelEntry(
@@ -334,7 +335,7 @@ MODELS: dict[str, ModelEntry] = {
     ),
     "hog-svm": ModelEntry(
         hog_svm, "deskew + HOG (9 bins, 2x2 blocks) + PCA + RBF SVM (C=10)",
-        grid={"svc__C": [1, 10]},
+        grid={"svc__C": [1, 10, 100]},
         fast_params={"pca__n_components": 30},
     ),
     "cnn-baseline": ModelEntry(

@@ -27,6 +27,7 @@ from mnistbench.stats import (
     pairwise_tests,
     wilson_interval,
 )
+from mnistbench.tuning import write_tuning_tables
 
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
@@ -462,6 +463,7 @@ def write_report(records, out_dir, preset, seed, figures=True):
     header = _header(chosen, preset, seed)
     write_tables(df, chosen, out_dir, preset, seed)
     write_significance(tests, out_dir, header)
+    write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
     drawn = write_figures(df, chosen, out_dir, tests) if figures else []
     sections = []
     for dataset in sorted(df["dataset"].unique()):

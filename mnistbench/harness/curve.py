@@ -89,9 +89,10 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
     """
     opts = RunOptions.from_keywords("learning_curve", **options)
-    if opts.cv is not None or opts.repeats != 1:
-        raise UsageError("cv and repeats do not apply to a learning curve (its points are "
-                         "scored on the test split); use seeds= for more subsamples")
+    if opts.cv is not None or opts.repeats != 1 or opts.tune:
+        raise UsageError("cv, repeats and tune do not apply to a learning curve (its points "
+                         "are scored on the test split, and a tuned point would need nested "
+                         "CV at every size); use seeds= for more subsamples")
     check_whole(seeds, "seeds", 1, "it is how many subsamples are drawn at each small size")
     if sizes is not None and not sizes:
         raise UsageError("sizes=[]: give at least one training size, or leave it out")

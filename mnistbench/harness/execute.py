@@ -18,6 +18,7 @@ from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
 from mnistbench.models import is_deep, make_model
 from mnistbench.stats import encode_predictions
+from mnistbench.tuning import halving_search, search_summary
 
 __all__ = ["failed_record", "record_unit", "run_unit"]
 
@@ -74,22 +75,32 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         # Keras's epoch lines only when asked (--verbose): by default the progress bar
         # is the one thing on the screen, not lines from every worker interleaved with it.
         final.set_params(verbose=2 if unit.verbose >= 2 else 0)
-    if deep and size is None:
+    if deep and size is None and not unit.tune:
         # Learning curves against the held-out part, as the tutorial plots them: for the
         # figures only, never for a training decision (no early stopping on it). Not for
         # a learning-curve point: scoring 10,000 test images after each of the hundreds
-        # of short epochs of a 100-image fit would cost more than the fit.
+        # of short epochs of a 100-image fit would cost more than the fit. Not for a
+        # tuned unit: the search would pass it to every inner fit too.
         fit_kwargs["validation_data"] = (X_eval, y_eval)
+    search = None
+    if unit.tune:  # nested CV: the search sees only this unit's training data
+        search = halving_search(est, unit.tune, seed=seed, max_samples=preset.tune_max_samples,
+                                n_samples=len(y_fit))
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est.fit(X_fit, y_fit, **fit_kwargs)
+        (search or est).fit(X_fit, y_fit, **fit_kwargs)
     fit_s = time.perf_counter() - t0
+    if search is not None:
+        est = search.best_estimator_
+        final = est.steps[-1][1] if hasattr(est, "steps") else est
     t0 = time.perf_counter()
     pred = est.predict(X_eval)
     predict_s = time.perf_counter() - t0
 
     record = _base_record(unit)
+    if search is not None:
+        record["search"] = search_summary(search)
     record.update(
         status="ok",
         n_train=int(len(y_fit)),
@@ -147,12 +158,13 @@ def _device_of(estimator):
 def _base_record(unit: Unit) -> dict:
     return {
         "dataset": unit.dataset,
-        "model": unit.model,
+        "model": unit.label,
         "split": unit.split,
         "preset": unit.preset.name,
         "seed": unit.seed,
         "params": unit.params,
         "params_hash": unit.params_hash,
+        **({"tuned_from": unit.model, "grid": unit.tune} if unit.tune else {}),
         "versions": library_versions(),
         "host": host_description(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

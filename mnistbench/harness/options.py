@@ -71,6 +71,11 @@ class RunOptions:
     timeout: float | None = _option(
         None, "stop a unit running longer than this many seconds and record it as timed out",
         type=float, metavar="SECONDS")
+    tune: bool = _option(
+        False, "also a tuned row per model (<model>-tuned): nested CV, each unit searching its "
+        "registry grid on its own training data by successive halving (3-fold inner CV); the "
+        "test split takes no part in a choice. Several times the cost of the default rows",
+        action="store_true")
     data_file: str | None = _option(None, "MNIST file to use ($MNISTBENCH_DATA)",
                                     metavar="PATH")
     figures: bool = _option(True, "figures as well as tables (--no-figures: tables only)",

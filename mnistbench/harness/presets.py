@@ -29,6 +29,9 @@ class Preset:
     repeats : int
         Repetitions of the K-fold split, each shuffled with its own seed (repeated
         stratified K-fold): more folds for the intervals and paired tests.
+    tune_max_samples : int or None
+        Under ``--tune``: the most training samples the search's last round uses (the
+        refit of the chosen parameters uses all of them). None: no cap.
     """
 
     name: str
@@ -38,6 +41,7 @@ class Preset:
     model_params: dict
     description: str
     repeats: int = 1
+    tune_max_samples: int | None = 10000
 
     @property
     def splits(self) -> list[str]:
@@ -62,6 +66,7 @@ PRESETS = {
         },
         description="smoke run: 2 folds on 1,000 images, final fit on 2,000, CNNs exactly 2 "
         "epochs",
+        tune_max_samples=1000,
     ),
     "default": Preset(
         "default", cv=3, cv_subsample=10000, train_subsample=None,

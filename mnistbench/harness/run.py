@@ -68,7 +68,7 @@ def _run(datasets, models, opts: RunOptions):
     n_workers, threads = worker_layout(opts)
     units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
                        threads=threads, verbose=0 if opts.quiet else (2 if opts.verbose else 1),
-                       fingerprints=fingerprints)
+                       fingerprints=fingerprints, tune=opts.tune)
     planned = {u.key for u in units}  # exactly this run's units: no stale parameters
     todo = plan_todo(units, planned, store, preset)
     started = time.monotonic()
@@ -140,8 +140,10 @@ def plan_todo(units, planned, store: RecordStore, preset):
 
 def _unit_line(r):
     if r["status"] == "ok":
+        chose = (f", chose {r['search']['best_params']}" if "search" in r else "")
         return (f"[ok] {r['dataset']}/{r['model']}/{r['split']}: accuracy "
-                f"{100 * r['accuracy']:.2f} %, fit {r['fit_seconds']:.1f} s on {r['device']}")
+                f"{100 * r['accuracy']:.2f} %, fit {r['fit_seconds']:.1f} s on {r['device']}"
+                + chose)
     return f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
 
 

@@ -8,13 +8,18 @@ import json
 
 from mnistbench.harness.presets import Preset
 from mnistbench.models import MODELS
+from mnistbench.tuning import TUNING, tuned_label
 
 __all__ = ["Unit", "params_hash", "plan_units", "record_key"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
-    """One (dataset, model, split) to fit and score; ``split`` is ``fold-k`` or ``test``."""
+    """One (dataset, model, split) to fit and score; ``split`` is ``fold-k`` or ``test``.
+
+    ``tune``: the grid of a tuned unit, which searches it on its own training data
+    (nested CV; :mod:`mnistbench.tuning`) and is recorded as ``<model>-tuned``.
+    """
 
     dataset: str
     model: str
@@ -26,10 +31,16 @@ class Unit:
     device: str = "auto"
     threads: int | None = None
     verbose: int = 0
+    tune: dict | None = None
+
+    @property
+    def label(self):
+        """The model's name in records and tables: ``svc``, or ``svc-tuned`` when tuned."""
+        return tuned_label(self.model) if self.tune else self.model
 
     @property
     def key(self):
-        return (self.dataset, self.model, self.split, self.params_hash)
+        return (self.dataset, self.label, self.split, self.params_hash)
 
 
 def record_key(record: dict):
@@ -37,11 +48,12 @@ def record_key(record: dict):
     return (record["dataset"], record["model"], record["split"], record["params_hash"])
 
 
-def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=None):
+def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=None,
+                tune=None):
     """Hash of everything that changes a unit's result (not how many jobs run it).
 
     ``data_fingerprint`` identifies the content of a folder dataset, so records of
-    a folder whose images changed are not reused.
+    a folder whose images changed are not reused. ``tune``: a tuned unit's grid.
     """
     payload = {
         "dataset": dataset,
@@ -56,21 +68,26 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
         payload["repeats"] = preset.repeats
     if data_fingerprint is not None:
         payload["data"] = data_fingerprint
+    if tune is not None:  # absent untuned: earlier records keep their hash
+        payload["tune"] = {"grid": tune, "max_samples": preset.tune_max_samples, **TUNING}
     blob = json.dumps(payload, sort_keys=True, default=repr).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0,
-               fingerprints=None):
-    """Every unit of a run, in order: per dataset and model, the folds then the test fit."""
+               fingerprints=None, tune=False):
+    """Every unit of a run, in order: per dataset and model, the folds then the test fit;
+    with ``tune``, then the same units of each model's tuned twin (over its entry's grid)."""
     units = []
     fingerprints = fingerprints or {}
     for dataset in datasets:
         for model in models:
             entry = MODELS.get(model)  # an unknown name is the unit's failure, not the plan's
             params = preset.params_for(model, entry.family if entry else "classic")
-            h = params_hash(dataset, model, preset, seed, params, fingerprints.get(dataset))
-            splits = preset.splits + ["test"]
-            units += [Unit(dataset, model, s, preset, seed, params, h, device, threads, verbose)
-                      for s in splits]
+            grids = [None] + ([entry.grid] if tune and entry and entry.grid else [])
+            for grid in grids:
+                h = params_hash(dataset, model, preset, seed, params, fingerprints.get(dataset),
+                                tune=grid)
+                units += [Unit(dataset, model, s, preset, seed, params, h, device, threads,
+                               verbose, tune=grid) for s in preset.splits + ["test"]]
     return units
