@@ -463,14 +463,14 @@ def write_report(records, out_dir, preset, seed, figures=True):
     header = _header(chosen, preset, seed)
     write_tables(df, chosen, out_dir, preset, seed)
     write_significance(tests, out_dir, header)
-    write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
+    tuned = write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
     drawn = write_figures(df, chosen, out_dir, tests) if figures else []
     sections = []
     for dataset in sorted(df["dataset"].unique()):
         pairs, notes = significance_table(tests[dataset])
         pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
         sections.append((dataset, _display(df[df["dataset"] == dataset].reset_index(drop=True)),
-                         pairs, notes, pngs))
+                         pairs, notes, pngs, tuned.get(dataset)))
     problems = [(r.dataset, r.model, r.status, r.error) for r in df.itertuples()
                 if r.status != "ok"]
     write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE)

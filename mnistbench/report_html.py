@@ -11,6 +11,8 @@ import base64
 import html
 from pathlib import Path
 
+from mnistbench.tuning import TUNING_NOTE
+
 __all__ = ["write_html_report"]
 
 _STYLE = """
@@ -73,7 +75,8 @@ def _figure(path: Path) -> str:
 def write_html_report(sections, records, out_dir, preset, seed, header, problems, note) -> Path:
     """Write ``out_dir/report.html``.
 
-    ``sections``: per dataset ``(name, display table, pairwise table, notes, PNG paths)``;
+    ``sections``: per dataset ``(name, display table, pairwise table, notes, PNG paths,
+    tuned-vs-default table or None)``;
     ``problems``: ``[(dataset, model, status, error)]`` of the models that did not finish;
     ``note``: how to read the tables' intervals and groups.
     """
@@ -85,9 +88,13 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
         "<h2>Protocol</h2>\n", _dl(_protocol(records, preset, seed)),
         "<h2>Machine</h2>\n", _dl(_machine(records)),
     ]
-    for dataset, table, pairs, notes, pngs in sections:
+    for dataset, table, pairs, notes, pngs, tuned in sections:
         parts += [f"<h2>{_esc(dataset)}</h2>\n", f"<p class='note'>{_esc(note)}</p>\n",
                   table.to_html(index=False, escape=True), "\n"]
+        if tuned is not None:
+            parts += ["<h3>Default and tuned (run-all --tune)</h3>\n",
+                      f"<p class='note'>{_esc(TUNING_NOTE)}</p>\n",
+                      tuned.to_html(index=False, escape=True), "\n"]
         if not pairs.empty:
             parts += ["<h3>Pairwise tests (Holm-corrected)</h3>\n",
                       "".join(f"<p class='note'>{_esc(n)}</p>\n" for n in notes),

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
-__all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "tuned_label",
+__all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "TUNING_NOTE", "tuned_label",
            "tuning_table", "write_tuning_tables"]
 
 #: The label of a model's tuned twin: ``svc`` -> ``svc-tuned``.
@@ -110,11 +110,16 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tuning_tables(df: pd.DataFrame, records, out_dir, header, slug) -> list[Path]:
-    """``tuning_<slug(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; [] without
-    (``slug``: the report's file naming of a dataset)."""
+TUNING_NOTE = ("Nested CV: each tuned unit searched its own training data (successive halving, "
+               "stratified 3-fold inner CV); the test split took no part in a choice.")
+
+
+def write_tuning_tables(df: pd.DataFrame, records, out_dir, header, slug) -> dict:
+    """``tuning_<slug(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; returns
+    ``{dataset: displayed table}`` (empty without tuned rows). ``slug``: the report's file
+    naming of a dataset."""
     table = tuning_table(df, records)
-    written = []
+    shown_by_dataset = {}
     for dataset in sorted(table["dataset"].unique()) if len(table) else []:
         part = table[table["dataset"] == dataset].drop(columns="dataset").reset_index(drop=True)
         shown = part.copy()
@@ -125,16 +130,15 @@ def write_tuning_tables(df: pd.DataFrame, records, out_dir, header, slug) -> lis
         for col in ("default_fit_seconds", "tuned_fit_seconds"):
             shown[col] = [f"{v:.2f}" if v == v else "-" for v in part[col]]
         stem = Path(out_dir) / f"tuning_{slug(dataset)}"
-        note = ("Nested CV: each tuned unit searched its own training data (successive "
-                "halving, stratified 3-fold inner CV); the test split took no part in a choice.")
-        lines = [*header, note]
+        lines = [*header, TUNING_NOTE]
         stem.with_suffix(".md").write_text("\n".join(f"<!-- {h} -->" for h in lines) + "\n\n"
-                                           + shown.to_markdown(index=False, disable_numparse=True) + "\n")
+                                           + shown.to_markdown(index=False, disable_numparse=True)
+                                           + "\n")
         with open(stem.with_suffix(".csv"), "w") as fh:
             fh.write("".join(f"# {h}\n" for h in lines))
             part.to_csv(fh, index=False)
         stem.with_suffix(".tex").write_text("".join(f"% {h}\n" for h in lines) + shown.to_latex(
-            index=False, caption=f"{dataset}: default and tuned", label=f"tab:tuning_{slug(dataset)}",
-            escape=True))
-        written += [stem.with_suffix(s) for s in (".md", ".csv", ".tex")]
-    return written
+            index=False, caption=f"{dataset}: default and tuned",
+            label=f"tab:tuning_{slug(dataset)}", escape=True))
+        shown_by_dataset[dataset] = shown
+    return shown_by_dataset

@@ -61,6 +61,8 @@ def test_tune_on_tiny_data_records_its_choice_and_writes_the_side_by_side_table(
     table = (out / "tuning_digits.md").read_text()
     assert "Nested CV" in table and "svc" in table and "logreg" in table
     assert "C=" in table  # the chosen parameters, per unit
+    page = (out / "report.html").read_text()
+    assert "Default and tuned (run-all --tune)" in page and "chosen_for_test" in page
 
 
 def test_tuning_table_puts_tuned_beside_default_with_the_gain():
