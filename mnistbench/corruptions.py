@@ -303,13 +303,11 @@ def load_mnist_c(root, corruption, split="test"):
 
 def plot_corruptions(image, seed=0, pixel_max=255):
     """A matplotlib figure of one digit under every corruption (n/a where not applicable)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # a Figure, not pyplot: no backend switched
 
     image = np.asarray(image, dtype=np.uint8)
-    fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
+    fig = Figure(figsize=(12, 3.4))
+    axes = fig.subplots(2, 8)
     panels = [("clean", image)] + [
         (name, corrupt(image, name, seed, pixel_max) if applicable(name, image.shape)[0] else None)
         for name in CORRUPTIONS]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from mnistbench.datasets import FOLDER_PREFIX
 from mnistbench.report_html import write_html_report
+from mnistbench.robustness import ROBUSTNESS_NOTE, write_robustness
 from mnistbench.stats import (
     corrected_cv_interval,
     decode_predictions,
@@ -27,7 +28,7 @@ from mnistbench.stats import (
     pairwise_tests,
     wilson_interval,
 )
-from mnistbench.tuning import write_tuning_tables
+from mnistbench.tuning import TUNING_NOTE, write_tuning_tables
 
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
@@ -465,12 +466,19 @@ def write_report(records, out_dir, preset, seed, figures=True):
     write_significance(tests, out_dir, header)
     tuned = write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
     drawn = write_figures(df, chosen, out_dir, tests) if figures else []
+    robust, paths = write_robustness(chosen, out_dir, header, slug,
+                                     save_figure if figures else None)
+    drawn += paths
     sections = []
     for dataset in sorted(df["dataset"].unique()):
         pairs, notes = significance_table(tests[dataset])
         pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
+        extras = [(title, note, table.get(dataset)) for title, note, table in (
+            ("Default and tuned (run-all --tune)", TUNING_NOTE, tuned),
+            ("Robustness: accuracy under 15 corruptions", ROBUSTNESS_NOTE, robust))
+            if dataset in table]
         sections.append((dataset, _display(df[df["dataset"] == dataset].reset_index(drop=True)),
-                         pairs, notes, pngs, tuned.get(dataset)))
+                         pairs, notes, pngs, extras))
     problems = [(r.dataset, r.model, r.status, r.error) for r in df.itertuples()
                 if r.status != "ok"]
     write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE)

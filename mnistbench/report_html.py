@@ -11,8 +11,6 @@ import base64
 import html
 from pathlib import Path
 
-from mnistbench.tuning import TUNING_NOTE
-
 __all__ = ["write_html_report"]
 
 _STYLE = """
@@ -76,7 +74,7 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
     """Write ``out_dir/report.html``.
 
     ``sections``: per dataset ``(name, display table, pairwise table, notes, PNG paths,
-    tuned-vs-default table or None)``;
+    extras)``, extras being ``[(title, note, table)]`` (tuned vs default, robustness);
     ``problems``: ``[(dataset, model, status, error)]`` of the models that did not finish;
     ``note``: how to read the tables' intervals and groups.
     """
@@ -88,13 +86,12 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
         "<h2>Protocol</h2>\n", _dl(_protocol(records, preset, seed)),
         "<h2>Machine</h2>\n", _dl(_machine(records)),
     ]
-    for dataset, table, pairs, notes, pngs, tuned in sections:
+    for dataset, table, pairs, notes, pngs, extras in sections:
         parts += [f"<h2>{_esc(dataset)}</h2>\n", f"<p class='note'>{_esc(note)}</p>\n",
                   table.to_html(index=False, escape=True), "\n"]
-        if tuned is not None:
-            parts += ["<h3>Default and tuned (run-all --tune)</h3>\n",
-                      f"<p class='note'>{_esc(TUNING_NOTE)}</p>\n",
-                      tuned.to_html(index=False, escape=True), "\n"]
+        for title, extra_note, extra in extras:  # tuned vs default, robustness
+            parts += [f"<h3>{_esc(title)}</h3>\n", f"<p class='note'>{_esc(extra_note)}</p>\n",
+                      extra.to_html(index=False, escape=True), "\n"]
         if not pairs.empty:
             parts += ["<h3>Pairwise tests (Holm-corrected)</h3>\n",
                       "".join(f"<p class='note'>{_esc(n)}</p>\n" for n in notes),

@@ -216,13 +216,9 @@ def test_load_mnist_c_reads_the_published_layout(tmp_path, images):
 
 
 def test_the_figure_shows_every_corruption(images, digits):
-    import matplotlib.pyplot as plt
-
     fig = plot_corruptions(images[0])
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0] == "clean" and len(titles) == 16 and "canny edges" in titles
-    plt.close(fig)
     fig = plot_corruptions(digits.X_test[0], pixel_max=16)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert texts.count("n/a") == 4
-    plt.close(fig)

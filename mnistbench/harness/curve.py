@@ -110,7 +110,7 @@ def _run(datasets, models, sizes, seeds, opts):
     base, store, _ = prepare_run(datasets, models, opts)
     preset = dataclasses.replace(
         base, name="learning-curve" + ("" if base.name == "default" else f"-{base.name}"),
-        cv=0, cv_subsample=None, train_subsample=None,
+        cv=0, cv_subsample=None, train_subsample=None, robustness=None,
         description=f"learning curve; model budgets of the {base.name} preset")
     n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
     n_workers, threads = worker_layout(opts)

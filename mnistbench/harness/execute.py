@@ -17,6 +17,7 @@ from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
 from mnistbench.models import is_deep, make_model
+from mnistbench.robustness import corrupted_sets, score_corrupted
 from mnistbench.stats import encode_predictions
 from mnistbench.tuning import halving_search, search_summary
 
@@ -33,7 +34,8 @@ def _stratified_subsample(X, y, n, seed):
 
 
 def _data(dataset, preset: Preset, seed, data_options):
-    key = (dataset, preset.name, seed)
+    key = (dataset, preset.cv_subsample, preset.train_subsample, seed)  # not the name: a
+    # Preset made with dataclasses.replace keeps its name and may change the subsamples
     if key not in _DATA_CACHE:
         ds = load_dataset(dataset, **data_options)
         X_cv, y_cv = _stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, seed)
@@ -43,27 +45,30 @@ def _data(dataset, preset: Preset, seed, data_options):
     return _DATA_CACHE[key]
 
 
-def run_unit(unit: Unit, data_options=None) -> dict:
-    """Fit and score one unit in this process; return its record (status ok)."""
+def _split(unit: Unit, data_options):
+    """The unit's data: ``(dataset, seed, curve point or None, X_fit, y_fit, X_eval, y_eval)``."""
     preset = unit.preset
     ds, X_cv, y_cv, X_tr, y_tr = _data(unit.dataset, preset, unit.seed, data_options or {})
     size = curve_point(unit.split)
-    seed = unit.seed
     if size is not None:  # a learning-curve point: a stratified subsample, the whole test
         size, rep = size
         seed = unit.seed + rep - 1
         X_fit, y_fit = _stratified_subsample(ds.X_train, ds.y_train, size, seed)
-        X_eval, y_eval = ds.X_test, ds.y_test
-    elif unit.split == "test":
-        X_fit, y_fit, X_eval, y_eval = X_tr, y_tr, ds.X_test, ds.y_test
-    else:
-        repeat, _, fold = unit.split.rpartition("fold-")
-        k = int(fold)
-        r = int(repeat[1:-1]) if repeat else 1  # "r2-" -> 2
-        folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed + r - 1)
-        train_idx, val_idx = list(folds.split(X_cv, y_cv))[k - 1]
-        X_fit, y_fit, X_eval, y_eval = X_cv[train_idx], y_cv[train_idx], X_cv[val_idx], y_cv[val_idx]
+        return ds, seed, size, X_fit, y_fit, ds.X_test, ds.y_test
+    if unit.split == "test":
+        return ds, unit.seed, None, X_tr, y_tr, ds.X_test, ds.y_test
+    repeat, _, fold = unit.split.rpartition("fold-")
+    r = int(repeat[1:-1]) if repeat else 1  # "r2-" -> 2
+    folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed + r - 1)
+    train_idx, val_idx = list(folds.split(X_cv, y_cv))[int(fold) - 1]
+    return (ds, unit.seed, None, X_cv[train_idx], y_cv[train_idx], X_cv[val_idx],
+            y_cv[val_idx])
 
+
+def run_unit(unit: Unit, data_options=None) -> dict:
+    """Fit and score one unit in this process; return its record (status ok)."""
+    preset = unit.preset
+    ds, seed, size, X_fit, y_fit, X_eval, y_eval = _split(unit, data_options)
     est = make_model(unit.model, random_state=seed, device=unit.device, n_jobs=unit.threads)
     est.set_params(**unit.params)
     fit_kwargs = {}
@@ -126,7 +131,19 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         record["confusion"] = confusion_matrix(y_eval, pred, labels=labels).tolist()
         # every statistic of the report (intervals, McNemar) comes from this, not a refit
         record["predictions"] = encode_predictions(y_eval, pred)
+        if preset.robustness:
+            record["robustness"] = _robustness(est, unit, ds)
     return record
+
+
+def _robustness(est, unit, ds) -> dict:
+    """Scores under the corruptions; a failure here is kept in the record, and the fit's
+    own scores are not lost with it."""
+    try:
+        sets = corrupted_sets(unit.dataset, ds, unit.preset.robustness, unit.seed)
+        return score_corrupted(est, sets, ds.X_test, ds.y_test)
+    except Exception as exc:  # noqa: BLE001 - recorded, the unit stays ok
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 #: Warnings that say something about the fit's result, kept in its record and shown in

@@ -32,6 +32,10 @@ class Preset:
     tune_max_samples : int or None
         Under ``--tune``: the most training samples the search's last round uses (the
         refit of the chosen parameters uses all of them). None: no cap.
+    robustness : int or None
+        Test images per corruption on which each final fit is also scored
+        (:mod:`mnistbench.robustness`; a stratified subset, all of them when the test split
+        is smaller). None: no robustness scores.
     """
 
     name: str
@@ -42,6 +46,7 @@ class Preset:
     description: str
     repeats: int = 1
     tune_max_samples: int | None = 10000
+    robustness: int | None = None
 
     @property
     def splits(self) -> list[str]:
@@ -67,6 +72,7 @@ PRESETS = {
         description="smoke run: 2 folds on 1,000 images, final fit on 2,000, CNNs exactly 2 "
         "epochs",
         tune_max_samples=1000,
+        robustness=300,
     ),
     "default": Preset(
         "default", cv=3, cv_subsample=10000, train_subsample=None,
@@ -78,12 +84,16 @@ PRESETS = {
         description=(
             "3-fold CV on 10,000 training images, final fit on the full training split, "
             "scored on the full test set; CNNs 6 epochs and at least 2,500 steps, XGBoost 100 "
-            "rounds, forest 100 trees"
+            "rounds, forest 100 trees; final fits also scored under 15 corruptions (3,000 test "
+            "images each)"
         ),
+        robustness=3000,
     ),
     "full": Preset(
         "full", cv=5, cv_subsample=None, train_subsample=None,
         model_params={"deep": {"epochs": 10}},
-        description="the tutorial's protocol: 5-fold CV on the full training split, CNNs 10 epochs",
+        description="the tutorial's protocol: 5-fold CV on the full training split, CNNs 10 "
+        "epochs; final fits also scored under 15 corruptions (the whole test split)",
+        robustness=10000,
     ),
 }

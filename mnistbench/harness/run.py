@@ -25,6 +25,7 @@ from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
 from mnistbench.models import MODELS
 from mnistbench.report import write_report
+from mnistbench.robustness import corrupted_sets
 
 __all__ = ["run_benchmark"]
 
@@ -114,6 +115,11 @@ def prepare_run(datasets, models, opts: RunOptions):
                     f"{preset.cv} CV folds; add images or pass --cv {max(2, smallest)}"
                 )
             fingerprints[name] = ds.extra["fingerprint"]
+    if preset.robustness:  # corrupted test sets made once here, not by every worker
+        for name in datasets:
+            ds = load_dataset(name, **({} if name.startswith(FOLDER_PREFIX) else
+                                       opts.data_options))
+            corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
     return preset, store, fingerprints
 
 

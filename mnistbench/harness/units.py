@@ -66,6 +66,8 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
     }
     if preset.repeats != 1:  # absent for one repeat: earlier records keep their hash
         payload["repeats"] = preset.repeats
+    if preset.robustness:  # final fits carry robustness scores: records without are redone
+        payload["robustness"] = preset.robustness
     if data_fingerprint is not None:
         payload["data"] = data_fingerprint
     if tune is not None:  # absent untuned: earlier records keep their hash
