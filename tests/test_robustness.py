@@ -11,8 +11,9 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from mnistbench import run_benchmark
+from mnistbench.cli import build_parser
 from mnistbench.corruptions import CORRUPTIONS
-from mnistbench.harness import PRESETS
+from mnistbench.harness import PRESETS, RunOptions
 from mnistbench.harness import execute as execute_module
 from mnistbench.harness.execute import run_unit
 from mnistbench.harness.units import Unit, params_hash
@@ -36,6 +37,7 @@ def test_run_all_records_robustness_and_writes_table_heatmap_and_section(tmp_pat
     row = table.strip().splitlines()[-1]  # the note above the table says "n/a" once too
     assert row.count("| n/a ") == len(NOT_ON_8X8) and "relative_mce" in table
     assert (out / "digits_robustness.png").stat().st_size > 0
+    assert (out / "digits_corruptions.png").stat().st_size > 0  # one digit, every corruption
     page = (out / "report.html").read_text()
     assert "Robustness: accuracy under 15 corruptions" in page
 
@@ -45,6 +47,9 @@ def test_the_preset_sets_the_images_and_is_part_of_the_hash():
     quick = PRESETS["quick"]
     off = dataclasses.replace(quick, robustness=None)
     assert params_hash("digits", "svc", quick, 0, {}) != params_hash("digits", "svc", off, 0, {})
+    args = build_parser().parse_args(["run-all", "--no-robustness"])
+    assert RunOptions.from_namespace(args).check(["digits"], ["svc"]).robustness is None
+    assert RunOptions().check(["digits"], ["svc"]).robustness == 3000
 
 
 def test_sets_are_cached_checksummed_and_regenerated_when_damaged(tmp_path, digits, caplog):

@@ -76,6 +76,10 @@ class RunOptions:
         "registry grid on its own training data by successive halving (3-fold inner CV); the "
         "test split takes no part in a choice. Several times the cost of the default rows",
         action="store_true")
+    robustness: bool = _option(
+        True, "score each final fit under the 15 corruptions on the preset's number of test "
+        "images (--no-robustness: clean accuracy only)", flags=("--no-robustness",),
+        action="store_false")
     data_file: str | None = _option(None, "MNIST file to use ($MNISTBENCH_DATA)",
                                     metavar="PATH")
     figures: bool = _option(True, "figures as well as tables (--no-figures: tables only)",
@@ -176,6 +180,8 @@ class RunOptions:
                              "or a mnistbench.harness.Preset")
         if self.cv is not None and self.cv != preset.cv:
             preset = dataclasses.replace(preset, name=f"{preset.name}-cv{self.cv}", cv=self.cv)
+        if not self.robustness and preset.robustness:
+            preset = dataclasses.replace(preset, robustness=None)
         if self.repeats != preset.repeats:
             preset = dataclasses.replace(preset, name=f"{preset.name}-x{self.repeats}",
                                          repeats=self.repeats)

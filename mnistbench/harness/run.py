@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.corruptions import plot_corruptions
 from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
 from mnistbench.errors import UsageError, check_writable_file
 from mnistbench.harness.local import run_units, threads_for
@@ -24,7 +25,7 @@ from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
 from mnistbench.models import MODELS
-from mnistbench.report import write_report
+from mnistbench.report import save_figure, slug, write_report
 from mnistbench.robustness import corrupted_sets
 
 __all__ = ["run_benchmark"]
@@ -119,7 +120,11 @@ def prepare_run(datasets, models, opts: RunOptions):
         for name in datasets:
             ds = load_dataset(name, **({} if name.startswith(FOLDER_PREFIX) else
                                        opts.data_options))
-            corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
+            sets = corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
+            if opts.figures:  # what the corruptions do, on this dataset's first subset image
+                fig = plot_corruptions(ds.X_test[sets["indices"][0]], opts.seed, ds.pixel_max)
+                Path(opts.output).mkdir(parents=True, exist_ok=True)
+                save_figure(fig, opts.output, f"{slug(name)}_corruptions")
     return preset, store, fingerprints
 
 
