@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 
 from mnistbench.corruptions import CORRUPTIONS, applicable, corrupt
 from mnistbench.datasets import cache_dir
+from mnistbench.tables import write_table_files
 
 __all__ = ["ROBUSTNESS_NOTE", "corrupted_sets", "robustness_table", "score_corrupted",
            "write_robustness"]
@@ -181,16 +182,9 @@ def write_robustness(records, out_dir, header, slug, save_figure=None):
         stem = Path(out_dir) / f"robustness_{slug(dataset)}"
         lines = [*header, ROBUSTNESS_NOTE + f" Test images per corruption: "
                  f"{int(table['n_images'].iloc[0]):,}."]
-        stem.with_suffix(".md").write_text("\n".join(f"<!-- {h} -->" for h in lines) + "\n\n"
-                                           + shown.to_markdown(index=False, disable_numparse=True)
-                                           + "\n")
-        with open(stem.with_suffix(".csv"), "w") as fh:
-            fh.write("".join(f"# {h}\n" for h in lines))
-            table.to_csv(fh, index=False)
-        stem.with_suffix(".tex").write_text("".join(f"% {h}\n" for h in lines) + shown.to_latex(
-            index=False, caption=f"{dataset}: accuracy under corruptions",
-            label=f"tab:robustness_{slug(dataset)}", escape=True))
-        written += [stem.with_suffix(s) for s in (".md", ".csv", ".tex")]
+        written += write_table_files(stem, lines, shown, table,
+                                     f"{dataset}: accuracy under corruptions",
+                                     f"tab:robustness_{slug(dataset)}")
         if save_figure is not None:
             written += save_figure(_heatmap(dataset, table), out_dir,
                                    f"{slug(dataset)}_robustness")

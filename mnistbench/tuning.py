@@ -22,8 +22,10 @@ import pandas as pd
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
-__all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "TUNING_NOTE", "tuned_label",
-           "tuning_table", "write_tuning_tables"]
+from mnistbench.tables import write_table_files
+
+__all__ = ["TUNED_SUFFIX", "TUNING", "TUNING_NOTE", "halving_search", "search_summary",
+           "tuned_label", "tuning_table", "write_tuning_tables"]
 
 #: The label of a model's tuned twin: ``svc`` -> ``svc-tuned``.
 TUNED_SUFFIX = "-tuned"
@@ -131,14 +133,7 @@ def write_tuning_tables(df: pd.DataFrame, records, out_dir, header, slug) -> dic
             shown[col] = [f"{v:.2f}" if v == v else "-" for v in part[col]]
         stem = Path(out_dir) / f"tuning_{slug(dataset)}"
         lines = [*header, TUNING_NOTE]
-        stem.with_suffix(".md").write_text("\n".join(f"<!-- {h} -->" for h in lines) + "\n\n"
-                                           + shown.to_markdown(index=False, disable_numparse=True)
-                                           + "\n")
-        with open(stem.with_suffix(".csv"), "w") as fh:
-            fh.write("".join(f"# {h}\n" for h in lines))
-            part.to_csv(fh, index=False)
-        stem.with_suffix(".tex").write_text("".join(f"% {h}\n" for h in lines) + shown.to_latex(
-            index=False, caption=f"{dataset}: default and tuned",
-            label=f"tab:tuning_{slug(dataset)}", escape=True))
+        write_table_files(stem, lines, shown, part, f"{dataset}: default and tuned",
+                          f"tab:tuning_{slug(dataset)}")
         shown_by_dataset[dataset] = shown
     return shown_by_dataset
