@@ -50,7 +50,7 @@ def cmd_list(args) -> int:
     print("presets:")
     width = max(len(n) for n in PRESETS)
     for name, preset in PRESETS.items():
-        print(f"  {name:<{width}}  {preset.description}")
+        print(f"  {name:<{width}}  {preset.summary}")
     return 0
 
 

@@ -181,8 +181,7 @@ class RunOptions:
         if self.cv is not None and self.cv != preset.cv:
             preset = dataclasses.replace(preset, name=f"{preset.name}-cv{self.cv}", cv=self.cv)
         if not self.robustness and preset.robustness:
-            preset = dataclasses.replace(preset, robustness=None, description=(
-                preset.description + "; robustness scoring off (--no-robustness)"))
+            preset = dataclasses.replace(preset, robustness=None)
         if self.repeats != preset.repeats:
             preset = dataclasses.replace(preset, name=f"{preset.name}-x{self.repeats}",
                                          repeats=self.repeats)

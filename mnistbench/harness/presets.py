@@ -49,6 +49,14 @@ class Preset:
     robustness: int | None = None
 
     @property
+    def summary(self) -> str:
+        """The description, with what the robustness scoring does (or that it is off)."""
+        if self.robustness is None:
+            return self.description + "; no robustness scores"
+        return (self.description + f"; final fits also scored under 15 corruptions "
+                f"({self.robustness:,} test images each, at most)")
+
+    @property
     def splits(self) -> list[str]:
         """The CV units' split names: ``fold-k``, or ``r<i>-fold-k`` when repeated."""
         if self.repeats == 1:
@@ -84,8 +92,7 @@ PRESETS = {
         description=(
             "3-fold CV on 10,000 training images, final fit on the full training split, "
             "scored on the full test set; CNNs 6 epochs and at least 2,500 steps, XGBoost 100 "
-            "rounds, forest 100 trees; final fits also scored under 15 corruptions (3,000 test "
-            "images each)"
+            "rounds, forest 100 trees"
         ),
         robustness=3000,
     ),
@@ -93,7 +100,7 @@ PRESETS = {
         "full", cv=5, cv_subsample=None, train_subsample=None,
         model_params={"deep": {"epochs": 10}},
         description="the tutorial's protocol: 5-fold CV on the full training split, CNNs 10 "
-        "epochs; final fits also scored under 15 corruptions (the whole test split)",
+        "epochs",
         robustness=10000,
     ),
 }

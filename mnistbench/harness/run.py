@@ -137,7 +137,7 @@ def plan_todo(units, planned, store: RecordStore, preset):
     # Final fits (the largest training sets) first, so that parallel workers do not end
     # with one long unit running alone.
     todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
-    logger.info(f"mnistbench: preset {preset.name} ({preset.description}); {len(units)} units, "
+    logger.info(f"mnistbench: preset {preset.name} ({preset.summary}); {len(units)} units, "
                 f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in "
                 f"{store.path}")
     foreign = sum(record_key(r) in planned for r in store.load()) - sum(
