@@ -52,6 +52,15 @@ def markdown_table(rows: list[dict]) -> str:
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
+def bench_page(title: str, records, command: str, intro: str, rows: list[dict]) -> str:
+    """A benchmark's Markdown page: the title, the machines its ``records`` ran on (each
+    record's ``machine["host"]`` or ``host``), the command that wrote it, ``intro`` and the
+    table of ``rows``."""
+    hosts = sorted({r["machine"]["host"] if "machine" in r else r["host"] for r in records})
+    return (f"# {title}\n\nMachine: {'; '.join(hosts)}. Written by `{command}`. {intro}\n\n"
+            + markdown_table(rows) + "\n")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []

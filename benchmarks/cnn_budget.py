@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl  # noqa: E402
 
 OUT = RESULTS / "bench" / "cnn_budget.jsonl"
 ARCHS = ("baseline", "batchnorm", "deep")
@@ -118,16 +118,15 @@ def render():
             "max train-val gap (pts)": gap,
             "fit s": f"{r['fit_seconds']:.1f}" + (" per fold" if "folds" in r else ""),
         })
-    hosts = sorted({r["machine"]["host"] for r in latest.values()})
-    text = (
-        "# CNN budget at every data size (issue 12)\n\n"
-        f"Machine: {'; '.join(hosts)}. Written by `python benchmarks/cnn_budget.py"
-        " [--mnist]`; \"now\" is the registry default (batch_size=\"auto\", min_steps=2500), "
+    text = bench_page(
+        "CNN budget at every data size (issue 12)", latest.values(),
+        "python benchmarks/cnn_budget.py [--mnist]",
+        "\"now\" is the registry default (batch_size=\"auto\", min_steps=2500), "
         "\"before\" the old budget (batch 128, min_steps=0). digits: 10 epochs (the "
         "estimator's default), the fixed 1,347 / 450 split, CV on its training split. "
         "mnist-10k-cv: run-all's default preset (epochs=6) on its 10,000-image CV subsample; "
         "the gap is training minus validation accuracy at the last epoch, worst fold. "
-        "Seed 0 everywhere.\n\n" + markdown_table(rows) + "\n")
+        "Seed 0 everywhere.", rows)
     (RESULTS / "bench" / "cnn_budget.md").write_text(text)
     print(text)
 

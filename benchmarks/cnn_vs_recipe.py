@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl  # noqa: E402
 from cnn_accuracy import TUTORIAL  # noqa: E402
 
 OUT = RESULTS / "bench" / "cnn_vs_recipe.jsonl"
@@ -125,18 +125,16 @@ def render():
             "recipe fit s": f"{np.mean([r['fit_seconds'] for r in arms['recipe']]):.1f}",
             "at least as accurate": "yes" if lead >= 0 else "**no**",
         })
-    hosts = sorted({r["machine"]["host"] for r in records.values()})
-    text = (
-        "# Registry CNNs against the tutorial's plain Keras recipe, at every size (issue 12)\n\n"
-        f"Machine: {'; '.join(hosts)}. Written by `python benchmarks/cnn_vs_recipe.py`. "
+    text = bench_page(
+        "Registry CNNs against the tutorial's plain Keras recipe, at every size (issue 12)",
+        records.values(), "python benchmarks/cnn_vs_recipe.py",
         "defaults: the registry CNN under run-all's default preset (epochs=6, "
         "batch_size=\"auto\", min_steps=2500), as `learning-curve` fits it. recipe: the "
         "tutorial's SGD lr 0.01, momentum 0.9, batch 32, exactly 10 epochs, constant rate, "
         "'valid' padding ('same' on 8x8 digits), no dropout. Same stratified subsample "
-        "(seed 0, 1, 2...) for both; "
-        "scored on the whole test split. lead: defaults minus recipe, mean over seeds.\n\n"
-        f"At least as accurate in {sum(verdicts)} of {len(verdicts)} (size, CNN) cells.\n\n"
-        + markdown_table(rows) + "\n")
+        "(seed 0, 1, 2...) for both; scored on the whole test split. lead: defaults minus "
+        "recipe, mean over seeds.\n\n"
+        f"At least as accurate in {sum(verdicts)} of {len(verdicts)} (size, CNN) cells.", rows)
     (RESULTS / "bench" / "cnn_vs_recipe.md").write_text(text)
     print(text)
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, markdown_table, now  # noqa: E402
+from _common import RESULTS, bench_page, machine, now  # noqa: E402
 from cnn_accuracy import TUTORIAL  # noqa: E402
 
 OUT = RESULTS / "bench" / "tutorial_protocol"
@@ -122,18 +122,17 @@ def render(subsample=None):
                 "batch x epochs": f"{folds[0]['batch_size']} x {folds[0]['epochs']}",
                 "precision": folds[0]["precision"],
             })
-    hosts = sorted({r["host"] for r in records.values()})
     scope = ("MNIST's 60,000 training images" if subsample is None else
              f"a stratified {subsample:,} of MNIST's training images (a smoke test, not "
              "comparable with the tutorial)")
-    text = (
-        "# The tutorial's 5-fold protocol, reproduced (issue 14)\n\n"
-        f"Machine: {'; '.join(hosts)}. Written by `python benchmarks/tutorial_protocol.py`: "
+    text = bench_page(
+        "The tutorial's 5-fold protocol, reproduced (issue 14)", records.values(),
+        "python benchmarks/tutorial_protocol.py",
         f"`KFold(5, shuffle=True, random_state=1)` on {scope}; each fold's model trained on "
         "four folds and scored on the fifth. tutorial: SGD lr 0.01, momentum 0.9, batch 32, "
         "exactly 10 epochs, constant rate, 'valid' padding, no dropout, float32. defaults: "
         "`KerasCNNClassifier(architecture)` at its defaults. std: population std over the "
-        "folds (the tutorial's `std`).\n\n" + markdown_table(rows) + "\n")
+        "folds (the tutorial's `std`).", rows)
     name = "tutorial_protocol.md" if subsample is None else f"tutorial_protocol-sub{subsample}.md"
     (OUT / name).write_text(text)
     print(text)
