@@ -24,6 +24,9 @@ the background::
     nohup python benchmarks/tutorial_protocol.py > tutorial_protocol.log 2>&1 &
     python benchmarks/tutorial_protocol.py --render-only
 
+``--run N`` repeats the protocol on the same folds with other model seeds: how far a 5-fold
+mean moves with the seeds alone, the yardstick for a gap to the tutorial's single run.
+
 ``--subsample N`` runs the same protocol on a stratified N of the training images (a smoke
 test of the script; such records are kept apart and never rendered beside the tutorial's).
 """
@@ -31,6 +34,7 @@ test of the script; such records are kept apart and never rendered beside the tu
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -56,7 +60,12 @@ def _store(subsample):
     return RecordStore(OUT / name)
 
 
-def run(archs, arms, subsample=None):
+def _key(arch, arm, run_index):
+    """The record's model name: ``deep-tutorial``, or ``deep-tutorial-run2`` for a repeat."""
+    return f"{arch}-{arm}" + ("" if run_index == 1 else f"-run{run_index}")
+
+
+def run(archs, arms, subsample=None, run_index=1):
     import numpy as np
     from sklearn.model_selection import KFold, train_test_split
 
@@ -74,10 +83,12 @@ def run(archs, arms, subsample=None):
     for arm in arms:  # arm-major: the tutorial's rows are complete first
         for arch in archs:
             for k, (tr, va) in enumerate(folds, 1):
-                model, split = f"{arch}-{arm}", f"fold-{k}"
+                model, split = _key(arch, arm, run_index), f"fold-{k}"
                 if (model, split) in done:
                     continue
-                est = KerasCNNClassifier(arch, random_state=k, **ARMS[arm])
+                # a repeat keeps the folds and changes only the models' seeds
+                est = KerasCNNClassifier(arch, random_state=k + 100 * (run_index - 1),
+                                         **ARMS[arm])
                 t0 = time.perf_counter()
                 est.fit(X[tr], y[tr])
                 seconds = time.perf_counter() - t0
@@ -85,7 +96,7 @@ def run(archs, arms, subsample=None):
                 store.append({
                     "dataset": "mnist" if subsample is None else f"mnist-sub{subsample}",
                     "model": model, "split": split, "params_hash": arm, "status": "ok",
-                    "arch": arch, "arm": arm, "accuracy": acc, "n_train": int(len(tr)),
+                    "arch": arch, "arm": arm, "run": run_index, "accuracy": acc, "n_train": int(len(tr)),
                     "n_val": int(len(va)), "fit_seconds": round(seconds, 1),
                     "batch_size": est.batch_size_, "epochs": est.epochs_,
                     "precision": est.precision_, "host": info["host"], "machine": info,
@@ -102,26 +113,27 @@ def render(subsample=None):
     if not records:
         return
     rows = []
-    for arch in ARCHS:
-        for arm in ARMS:
-            folds = [records[(f"{arch}-{arm}", f"fold-{k}")] for k in range(1, FOLDS + 1)
-                     if (f"{arch}-{arm}", f"fold-{k}") in records]
-            if not folds:
-                continue
-            acc = 100 * np.array([r["accuracy"] for r in folds])
-            rows.append({
-                "CNN": arch, "arm": arm, "folds done": f"{len(folds)}/{FOLDS}",
-                "per fold %": " / ".join(f"{a:.2f}" for a in acc),
-                "mean ± std %": f"{acc.mean():.2f} ± {acc.std():.2f}",
-                # a subsample's smoke rows are never set beside the tutorial's figures
-                "tutorial reports %": (f"{REPORTED[arch]:.2f}"
-                                       if arm == "tutorial" and subsample is None else ""),
-                "ours - tutorial (pts)": (f"{acc.mean() - REPORTED[arch]:+.2f}"
-                                          if arm == "tutorial" and subsample is None else ""),
-                "fit s per fold": f"{np.mean([r['fit_seconds'] for r in folds]):.0f}",
-                "batch x epochs": f"{folds[0]['batch_size']} x {folds[0]['epochs']}",
-                "precision": folds[0]["precision"],
-            })
+    runs = sorted({r.get("run", 1) for r in records.values()})
+    for arch, arm, run_index in itertools.product(ARCHS, ARMS, runs):
+        key = _key(arch, arm, run_index)
+        folds = [records[(key, f"fold-{k}")] for k in range(1, FOLDS + 1)
+                 if (key, f"fold-{k}") in records]
+        if not folds:
+            continue
+        acc = 100 * np.array([r["accuracy"] for r in folds])
+        rows.append({
+            "CNN": arch, "arm": arm, "run": str(run_index), "folds done": f"{len(folds)}/{FOLDS}",
+            "per fold %": " / ".join(f"{a:.2f}" for a in acc),
+            "mean ± std %": f"{acc.mean():.2f} ± {acc.std():.2f}",
+            # a subsample's smoke rows are never set beside the tutorial's figures
+            "tutorial reports %": (f"{REPORTED[arch]:.2f}"
+                                   if arm == "tutorial" and subsample is None else ""),
+            "ours - tutorial (pts)": (f"{acc.mean() - REPORTED[arch]:+.2f}"
+                                      if arm == "tutorial" and subsample is None else ""),
+            "fit s per fold": f"{np.mean([r['fit_seconds'] for r in folds]):.0f}",
+            "batch x epochs": f"{folds[0]['batch_size']} x {folds[0]['epochs']}",
+            "precision": folds[0]["precision"],
+        })
     scope = ("MNIST's 60,000 training images" if subsample is None else
              f"a stratified {subsample:,} of MNIST's training images (a smoke test, not "
              "comparable with the tutorial)")
@@ -132,7 +144,9 @@ def render(subsample=None):
         "four folds and scored on the fifth. tutorial: SGD lr 0.01, momentum 0.9, batch 32, "
         "exactly 10 epochs, constant rate, 'valid' padding, no dropout, float32. defaults: "
         "`KerasCNNClassifier(architecture)` at its defaults. std: population std over the "
-        "folds (the tutorial's `std`).", rows)
+        "folds (the tutorial's `std`). run: `--run N` repeats the protocol on the same folds "
+        "with the models seeded k + 100 (N - 1) instead of k (fold k), so the runs differ "
+        "by the seeds alone.", rows)
     name = "tutorial_protocol.md" if subsample is None else f"tutorial_protocol-sub{subsample}.md"
     (OUT / name).write_text(text)
     print(text)
@@ -143,10 +157,14 @@ def main():
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--subsample", type=int, help="a stratified N training images (smoke)")
+    parser.add_argument("--run", type=int, default=1, dest="run_index",
+                        help="repeat N of the protocol: the same folds, the models seeded "
+                        "k + 100 (N - 1) instead of k, to measure how much a 5-fold mean "
+                        "moves with the seeds alone")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if not args.render_only:
-        run(args.archs, args.arms, args.subsample)
+        run(args.archs, args.arms, args.subsample, args.run_index)
     render(args.subsample)
 
 
