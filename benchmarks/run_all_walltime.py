@@ -6,15 +6,20 @@ figures. One line per run is appended to ``results/bench/run_all_walltime.jsonl`
 and the table ``run_all_walltime.md`` is re-rendered. The robustness share (issue 14: at
 most 3 min on the default preset) is measured inside the same run: the corrupted test sets'
 generation (the cache of corrupted sets is emptied first, so a run pays it as a first run
-does) plus each final fit's scoring under the corruptions (its record's seconds). Run::
+does) plus each final fit's scoring under the corruptions (its record's seconds).
+``--code DIR`` also runs the package of another checkout (``git worktree add DIR REV``)
+with the same Python, right after this one's, for a side-by-side ratio (issue 12: at most
+1.3x the wall time before its change). Run::
 
     python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
+                                          [--code DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl  # noqa: E402
 
 OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
 
@@ -45,9 +50,48 @@ def render():
         "CNN device": ", ".join(r.get("cnn_devices", ["cpu"])),
         "robustness": (f"{r['robustness_seconds'] / 60:.1f} min" if "robustness_seconds" in r
                        else "not scored"),
+        "code": r.get("code", ""),
         "machine": r["machine"]["host"], "when": r["timestamp"][:16],
     } for r in read_jsonl(OUT)]
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
+
+
+def _revision(folder):
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def _run(preset, args, code):
+    """One timed run-all of ``preset``: this checkout's package, or the one in ``code``."""
+    from mnistbench.datasets import cache_dir
+
+    here = Path(__file__).resolve().parent.parent
+    folder = Path(code).resolve() if code else here
+    env = dict(os.environ, PYTHONPATH=str(folder))  # the editable install comes after it
+    shutil.rmtree(cache_dir() / "corrupted", ignore_errors=True)
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "mnistbench", "run-all", "--preset", preset,
+             "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend],
+            capture_output=True, text=True, cwd=folder, env=env)
+        wall = time.perf_counter() - t0
+        records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
+    generated = [float(x) for x in re.findall(r"generated in ([0-9.]+) s", run.stderr)]
+    scored = [r["robustness"]["seconds"] for r in records
+              if "seconds" in r.get("robustness", {})]
+    append_jsonl(OUT, {
+        "preset": preset, "backend": args.backend, "n_jobs": args.n_jobs,
+        "units": len(records), "wall_seconds": round(wall, 1),
+        "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
+        "cnn_devices": sorted({r.get("device", "?") for r in records
+                               if r["model"].startswith("cnn")}),
+        "code": _revision(folder), "machine": machine(), "timestamp": now(),
+        **({"robustness_seconds": round(sum(generated) + sum(scored), 1),
+            "robustness_generation_seconds": sum(generated)} if scored else {}),
+    })
+    print(f"{preset} at {_revision(folder)}: {wall / 60:.1f} min, exit {run.returncode}",
+          file=sys.stderr)
 
 
 def main():
@@ -55,37 +99,16 @@ def main():
     parser.add_argument("--presets", nargs="*", default=["quick", "default"])
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--backend", default="local")
+    parser.add_argument("--code", nargs="*", default=[], metavar="DIR",
+                        help="also time the package in these checkouts, after this one")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if not args.render_only:
         subprocess.run([sys.executable, "-m", "mnistbench", "fetch-data", "-q"], check=True)
         for preset in args.presets:
-            from mnistbench.datasets import cache_dir
-
-            shutil.rmtree(cache_dir() / "corrupted", ignore_errors=True)
-            with tempfile.TemporaryDirectory() as out:
-                t0 = time.perf_counter()
-                run = subprocess.run(
-                    [sys.executable, "-m", "mnistbench", "run-all", "--preset", preset,
-                     "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend],
-                    capture_output=True, text=True)
-                wall = time.perf_counter() - t0
-                records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
-            generated = [float(x) for x in re.findall(r"generated in ([0-9.]+) s", run.stderr)]
-            scored = [r["robustness"]["seconds"] for r in records
-                      if "seconds" in r.get("robustness", {})]
-            append_jsonl(OUT, {
-                "preset": preset, "backend": args.backend, "n_jobs": args.n_jobs,
-                "units": len(records), "wall_seconds": round(wall, 1),
-                "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
-                "cnn_devices": sorted({r.get("device", "?") for r in records
-                                       if r["model"].startswith("cnn")}),
-                "machine": machine(), "timestamp": now(),
-                **({"robustness_seconds": round(sum(generated) + sum(scored), 1),
-                    "robustness_generation_seconds": sum(generated)} if scored else {}),
-            })
-            print(f"{preset}: {wall / 60:.1f} min, exit {run.returncode}", file=sys.stderr)
-            render()
+            for code in [None, *args.code]:
+                _run(preset, args, code)
+                render()
     render()
 
 
