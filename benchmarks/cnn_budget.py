@@ -63,8 +63,7 @@ def run_digits(info, budgets, archs):
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(*d.train))
     for arch in archs:
         for budget in budgets:
-            params = BUDGETS[budget]
-            params = dict(params, epochs=10) if budget == "before" else params
+            params = dict(BUDGETS[budget], **({"epochs": 10} if budget == "before" else {}))
             est, seconds, test = _fit(arch, params, *d.train, *d.test)
             cv = [_fit(arch, params, d.X_train[tr], d.y_train[tr], d.X_train[va],
                        d.y_train[va])[2] for tr, va in folds]

@@ -67,6 +67,7 @@ def _run(preset, args, code):
 
     here = Path(__file__).resolve().parent.parent
     folder = Path(code).resolve() if code else here
+    revision = _revision(folder)
     env = dict(os.environ, PYTHONPATH=str(folder))  # the editable install comes after it
     shutil.rmtree(cache_dir() / "corrupted", ignore_errors=True)
     with tempfile.TemporaryDirectory() as out:
@@ -86,11 +87,11 @@ def _run(preset, args, code):
         "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
         "cnn_devices": sorted({r.get("device", "?") for r in records
                                if r["model"].startswith("cnn")}),
-        "code": _revision(folder), "machine": machine(), "timestamp": now(),
+        "code": revision, "machine": machine(), "timestamp": now(),
         **({"robustness_seconds": round(sum(generated) + sum(scored), 1),
             "robustness_generation_seconds": sum(generated)} if scored else {}),
     })
-    print(f"{preset} at {_revision(folder)}: {wall / 60:.1f} min, exit {run.returncode}",
+    print(f"{preset} at {revision}: {wall / 60:.1f} min, exit {run.returncode}",
           file=sys.stderr)
 
 

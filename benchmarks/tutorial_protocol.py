@@ -96,8 +96,9 @@ def run(archs, arms, subsample=None, run_index=1):
                 store.append({
                     "dataset": "mnist" if subsample is None else f"mnist-sub{subsample}",
                     "model": model, "split": split, "params_hash": arm, "status": "ok",
-                    "arch": arch, "arm": arm, "run": run_index, "accuracy": acc, "n_train": int(len(tr)),
-                    "n_val": int(len(va)), "fit_seconds": round(seconds, 1),
+                    "arch": arch, "arm": arm, "run": run_index, "accuracy": acc,
+                    "n_train": int(len(tr)), "n_val": int(len(va)),
+                    "fit_seconds": round(seconds, 1),
                     "batch_size": est.batch_size_, "epochs": est.epochs_,
                     "precision": est.precision_, "host": info["host"], "machine": info,
                     "timestamp": now()})
@@ -163,6 +164,8 @@ def main():
                         "moves with the seeds alone")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
+    if args.run_index < 1:
+        parser.error(f"--run {args.run_index}: runs are numbered from 1 (1 is the first run)")
     if not args.render_only:
         run(args.archs, args.arms, args.subsample, args.run_index)
     render(args.subsample)
