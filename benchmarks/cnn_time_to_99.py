@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl  # noqa: E402
 
 TARGET = 0.99
 OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"
@@ -34,6 +34,9 @@ OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"
 #: they were measured as exactly that many epochs, which the 2,500-step floor would raise.
 CONFIGS = {
     "defaults": dict(),  # deep, batch 128, Adam 1e-3 cosine over 10 epochs, precision auto
+    # the estimator before issue 12 (fixed batch 128, no step floor, one step per Keras
+    # call): run beside "defaults" in one run for issue 12's "within 10 %" check
+    "before-issue-12": dict(batch_size=128, min_steps=0, steps_per_execution=1),
     "deep-3ep": dict(epochs=3, min_steps=0),
     "deep-3ep-float32": dict(epochs=3, min_steps=0, precision="float32"),
     "deep-3ep-lr2e-3": dict(epochs=3, min_steps=0, learning_rate=2e-3),
@@ -100,6 +103,7 @@ def worker(config):
                   / (len(clock.rows) - 1), 2) if len(clock.rows) > 1 else None),
         "device": clf.device_,
         "precision": clf.precision_,
+        "steps_per_execution": clf.model_.steps_per_execution,
         "machine": machine(),
         "timestamp": now(),
     }))
@@ -123,6 +127,8 @@ def render():
             "config": r["config"], "backend": r["backend"], "architecture": p["architecture"],
             # records before the precision parameter existed were all float32
             "precision": r.get("precision", "float32"), "batch": p["batch_size"],
+            # records before the steps_per_execution parameter ran one step per call
+            "steps per call": r.get("steps_per_execution", 1),
             "optimizer": f"{p['optimizer']} {p['learning_rate']} ({p['lr_schedule']})",
             "schedule epochs": p["epochs"], "reached 99 %": "yes" if r["reached_99"] else "no",
             "time to 99 % (s)": f"{r['time_to_99_seconds']:.1f}" if r["reached_99"] else "-",

@@ -9,10 +9,11 @@ generation (the cache of corrupted sets is emptied first, so a run pays it as a 
 does) plus each final fit's scoring under the corruptions (its record's seconds).
 ``--code DIR`` also runs the package of another checkout (``git worktree add DIR REV``)
 with the same Python, right after this one's, for a side-by-side ratio (issue 12: at most
-1.3x the wall time before its change). Run::
+1.3x the wall time before its change). ``--keep DIR`` keeps this checkout's output (records,
+tables, figures) in ``DIR/<preset>``, so a timed run can also be a reference run. Run::
 
     python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
-                                          [--code DIR]
+                                          [--code DIR] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def _run(preset, args, code):
             capture_output=True, text=True, cwd=folder, env=env)
         wall = time.perf_counter() - t0
         records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
+        if args.keep and not code:
+            shutil.copytree(out, Path(args.keep) / preset, dirs_exist_ok=True)
     generated = [float(x) for x in re.findall(r"generated in ([0-9.]+) s", run.stderr)]
     scored = [r["robustness"]["seconds"] for r in records
               if "seconds" in r.get("robustness", {})]
@@ -102,6 +105,8 @@ def main():
     parser.add_argument("--backend", default="local")
     parser.add_argument("--code", nargs="*", default=[], metavar="DIR",
                         help="also time the package in these checkouts, after this one")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep this checkout's run-all output in DIR/<preset>")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if not args.render_only:

@@ -190,6 +190,37 @@ def test_random_state_repeats_on_cpu(digits):
     assert a.history_["loss"] == b.history_["loss"]
 
 
+def test_many_steps_per_execution_train_the_same_weights(digits):
+    # 32 steps per Keras call is a speed setting only: same weights, same history as one
+    # step per call, including a last call that runs out of data mid-way (43 steps per epoch)
+    kw = dict(FAST, epochs=2)
+    one = KerasCNNClassifier(**kw, steps_per_execution=1).fit(digits.X_train, digits.y_train)
+    many = KerasCNNClassifier(**kw, steps_per_execution=32).fit(digits.X_train, digits.y_train)
+    assert many.model_.steps_per_execution == 32 and one.model_.steps_per_execution == 1
+    np.testing.assert_allclose(many.history_["loss"], one.history_["loss"], rtol=1e-5)
+    np.testing.assert_allclose(many.predict_proba(digits.X_test),
+                               one.predict_proba(digits.X_test), atol=1e-5)
+
+
+def test_steps_per_execution_auto_keeps_user_batch_hooks():
+    import keras
+
+    from mnistbench.devices import resolve_steps_per_execution
+
+    expected = 1 if keras.config.backend() == "torch" else 32
+    assert resolve_steps_per_execution("auto") == expected
+
+    class EveryBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    # a user's batch hook sees every batch, as with plain Keras; epoch-level callbacks
+    # do not need that
+    assert resolve_steps_per_execution("auto", [EveryBatch()]) == 1
+    assert resolve_steps_per_execution("auto", [keras.callbacks.EarlyStopping()]) == expected
+    assert resolve_steps_per_execution(4, [EveryBatch()]) == 4
+
+
 def test_history_and_device_are_reported(fitted):
     assert len(fitted.history_["loss"]) == 2 and len(fitted.history_["accuracy"]) == 2
     assert fitted.device_.startswith(("cpu", "gpu"))
