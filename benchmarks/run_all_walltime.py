@@ -13,7 +13,7 @@ with the same Python, right after this one's, for a side-by-side ratio (issue 12
 tables, figures) in ``DIR/<preset>``, so a timed run can also be a reference run. Run::
 
     python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
-                                          [--code DIR] [--keep DIR]
+                                          [--code DIR] [--keep DIR] [--no-robustness]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def render():
         # runs before the CNN's precision parameter: float32 on the CPU
         "CNN device": ", ".join(r.get("cnn_devices", ["cpu"])),
         "robustness": (f"{r['robustness_seconds'] / 60:.1f} min" if "robustness_seconds" in r
+                       else "off (--no-robustness)" if r.get("no_robustness")
                        else "not scored"),
         "code": r.get("code", ""),
         "machine": r["machine"]["host"], "when": r["timestamp"][:16],
@@ -75,7 +76,8 @@ def _run(preset, args, code):
         t0 = time.perf_counter()
         run = subprocess.run(
             [sys.executable, "-m", "mnistbench", "run-all", "--preset", preset,
-             "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend],
+             "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend,
+             *(["--no-robustness"] if args.no_robustness else [])],
             capture_output=True, text=True, cwd=folder, env=env)
         wall = time.perf_counter() - t0
         records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
@@ -87,6 +89,7 @@ def _run(preset, args, code):
     append_jsonl(OUT, {
         "preset": preset, "backend": args.backend, "n_jobs": args.n_jobs,
         "units": len(records), "wall_seconds": round(wall, 1),
+        **({"no_robustness": True} if args.no_robustness else {}),
         "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
         "cnn_devices": sorted({r.get("device", "?") for r in records
                                if r["model"].startswith("cnn")}),
@@ -105,6 +108,8 @@ def main():
     parser.add_argument("--backend", default="local")
     parser.add_argument("--code", nargs="*", default=[], metavar="DIR",
                         help="also time the package in these checkouts, after this one")
+    parser.add_argument("--no-robustness", action="store_true",
+                        help="pass --no-robustness to run-all (clean accuracy only)")
     parser.add_argument("--keep", metavar="DIR",
                         help="keep this checkout's run-all output in DIR/<preset>")
     parser.add_argument("--render-only", action="store_true")
