@@ -317,7 +317,7 @@ class KerasCNNClassifier(KerasClassifierBase):
             loss=self.loss,
             metrics=["accuracy"],
             steps_per_execution=resolve_steps_per_execution(self.steps_per_execution,
-                                                            self.callbacks),
+                                                            self._fit_callbacks),
         )
         return model
 

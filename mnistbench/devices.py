@@ -171,8 +171,10 @@ def resolve_steps_per_execution(steps_per_execution="auto", callbacks=None) -> i
 
     base = keras.callbacks.Callback
     hooks = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
+    # scikeras accepts nested lists of callbacks
+    flat = [c for cb in callbacks or () for c in (cb if isinstance(cb, list) else [cb])]
     batch_hooks = any(getattr(type(cb), h, None) is not getattr(base, h)
-                      for cb in callbacks or () for h in hooks)
+                      for cb in flat for h in hooks)
     return 1 if batch_hooks or keras.config.backend() == "torch" else 32
 
 

@@ -49,8 +49,9 @@ class KerasClassifierBase(KerasClassifier):
 
     A subclass defines, besides its ``__init__`` parameters:
 
-    * ``_make_network(self) -> keras.Model``: the compiled network (``classes_`` and the
-      subclass's fitted input state are set when it is called);
+    * ``_make_network(self) -> keras.Model``: the compiled network (``classes_``, the
+      subclass's fitted input state and ``_fit_callbacks``, the callbacks the fit will use,
+      are set when it is called);
     * ``_images_for_predict(self, X) -> ndarray``: validated inputs of a fitted model;
     * ``_validation_inputs(self, X) -> ndarray``: ``validation_data`` images for Keras;
     * ``_seed(self) -> int | None``; and the parameters ``monitor`` and ``batch_size``.
@@ -91,6 +92,9 @@ class KerasClassifierBase(KerasClassifier):
     def _build_keras_model(self):
         # scikeras seeds through TensorFlow only; we seed through keras (any backend).
         self._random_state = None
+        # scikeras gathers the fit's callbacks (``callbacks`` and routed ``fit__callbacks``)
+        # only after building; compiling may depend on them (steps per execution)
+        self._initialize_callbacks()
         return super()._build_keras_model()
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):

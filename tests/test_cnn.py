@@ -219,6 +219,29 @@ def test_steps_per_execution_auto_keeps_user_batch_hooks():
     assert resolve_steps_per_execution("auto", [EveryBatch()]) == 1
     assert resolve_steps_per_execution("auto", [keras.callbacks.EarlyStopping()]) == expected
     assert resolve_steps_per_execution(4, [EveryBatch()]) == 4
+    assert resolve_steps_per_execution("auto", [[keras.callbacks.EarlyStopping()],
+                                                [EveryBatch()]]) == 1
+
+
+@pytest.mark.parametrize("route", ["callbacks", "fit__callbacks"])
+def test_a_fit_with_batch_hooks_runs_one_step_per_call(digits, route):
+    # the network is compiled before scikeras gathers the callbacks; routed fit__callbacks
+    # count as well as the constructor's
+    import keras
+
+    class EveryBatch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+    hook = EveryBatch()
+    clf = KerasCNNClassifier(**dict(FAST, epochs=1), monitor=False, **{route: [hook]})
+    clf.fit(digits.X_train, digits.y_train)
+    assert clf.model_.steps_per_execution == 1
+    assert hook.batches == clf._epoch_steps  # 43 batches of 32, each seen
 
 
 def test_history_and_device_are_reported(fitted):
