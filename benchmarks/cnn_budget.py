@@ -27,7 +27,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    append_jsonl,
+    bench_page,
+    machine,
+    mnist_cv_folds,
+    now,
+    read_jsonl,
+)
 
 OUT = RESULTS / "bench" / "cnn_budget.jsonl"
 ARCHS = ("baseline", "batchnorm", "deep")
@@ -77,14 +85,7 @@ def run_digits(info, budgets, archs):
 
 
 def run_mnist(info, budgets, archs):
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    from mnistbench.datasets import load_mnist
-
-    d = load_mnist()
-    X, _, y, _ = train_test_split(d.X_train, d.y_train, train_size=10000,
-                                  stratify=d.y_train, random_state=0)
-    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    X, y, folds = mnist_cv_folds()
     for arch in archs:
         for budget in budgets:
             params = dict(BUDGETS[budget], epochs=6)  # run-all's default preset

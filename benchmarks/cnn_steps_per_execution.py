@@ -26,7 +26,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    append_jsonl,
+    bench_page,
+    machine,
+    mnist_cv_folds,
+    now,
+    read_jsonl,
+)
 
 OUT = RESULTS / "bench" / "cnn_steps_per_execution.jsonl"
 ARCHS = ("baseline", "batchnorm", "deep")
@@ -34,15 +42,11 @@ SETTINGS = (1, 32)
 
 
 def _data():
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    from mnistbench.datasets import load_digits_dataset, load_mnist
+    from mnistbench.datasets import load_digits_dataset
 
     d = load_digits_dataset()
-    m = load_mnist()
-    X, _, y, _ = train_test_split(m.X_train, m.y_train, train_size=10000,
-                                  stratify=m.y_train, random_state=0)
-    tr, _ = next(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    X, y, folds = mnist_cv_folds()
+    tr, _ = folds[0]
     return {"digits": (d.X_train, d.y_train, {}),
             "mnist-10k-fold1": (X[tr], y[tr], {"epochs": 6})}
 

@@ -278,8 +278,8 @@ def _cnn(architecture):
     factory.__name__ = f"cnn_{architecture}"
     factory.__doc__ = (
         f"KerasCNNClassifier(architecture={architecture!r}) with its defaults (Adam 1e-3, "
-        "cosine decay, 10 epochs or 2,500 steps, batch auto, dropout 0.25); Keras picks the "
-        "GPU when its backend sees one."
+        "cosine decay, 10 epochs raised to >= 2,500 steps, batch auto, dropout 0.25); Keras "
+        "picks the GPU when its backend sees one."
     )
     return factory
 
