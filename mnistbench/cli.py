@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mnistbench._version import __version__
 from mnistbench.curves import curve_point, write_curve_report
-from mnistbench.datasets import DATASETS, is_dataset_name, load_dataset
+from mnistbench.datasets import DATASETS, check_dataset_name, load_dataset
 from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
 from mnistbench.finalize import (
@@ -34,7 +34,7 @@ from mnistbench.harness import (
     run_benchmark,
 )
 from mnistbench.log import progress_logging
-from mnistbench.models import MODELS
+from mnistbench.models import MODELS, is_deep
 from mnistbench.report import write_report
 
 
@@ -78,6 +78,12 @@ def _print_table(df):
     cols = ["dataset", "model", "cv_accuracy_mean", "cv_accuracy_std", "test_accuracy",
             "fit_seconds", "device", "status"]
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def _output(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: name a folder (or a file for train)")
+    return text
 
 
 def cmd_report(args) -> int:
@@ -153,6 +159,11 @@ def cmd_info(args) -> int:
 def cmd_train(args) -> int:
     params = dict(parse_param(p) for p in args.param or [])
     if args.epochs is not None:  # exactly this many: no min_steps floor
+        if not is_deep(args.model):
+            deep = ", ".join(n for n in MODELS if is_deep(n))
+            raise UsageError(f"--epochs applies to the CNNs ({deep}); {args.model} is not "
+                             "trained in epochs: drop --epochs, or set its own parameters "
+                             "with --param")
         params.update(epochs=args.epochs, min_steps=0)
     data_options = {"data_file": args.data_file} if args.data_file else {}
     path, info = train_final(args.model, args.dataset, args.output, params=params,
@@ -173,11 +184,10 @@ def cmd_predict(args) -> int:
 
 
 def _dataset_name(text):
-    if is_dataset_name(text):
-        return text
-    raise argparse.ArgumentTypeError(
-        f"unknown dataset {text!r}: choose from {', '.join(sorted(DATASETS))} or folder:PATH"
-    )
+    try:
+        return check_dataset_name(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_model_file_commands(sub):
@@ -188,7 +198,7 @@ def _add_model_file_commands(sub):
                    help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="DATASET",
                    help="mnist (default), digits or folder:PATH")
-    p.add_argument("--output", required=True, metavar="PATH",
+    p.add_argument("--output", required=True, metavar="PATH", type=_output,
                    help="model file: .keras for the CNNs, .skops for the others (added if missing)")
     p.add_argument("--epochs", type=int,
                    help="exactly N CNN epochs (default: the model's budget, at least 10 "
@@ -278,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_learning_curve)
 
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
-    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR",
+    p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", type=_output,
                    help="folder of a run's records.jsonl (default: %(default)s; "
                    "`--output results` re-renders the reference results)")
     p.add_argument("--preset", default="default", help="which run's records (default: %(default)s)")

@@ -252,6 +252,13 @@ class KerasCNNClassifier(KerasClassifierBase):
             raise ValueError(f"X has {X.ndim} dimensions (shape {X.shape}); expected 2 to 4")
         n_pixels = int(np.prod(X.shape[1:]))
         if not fitting:
+            if X.ndim == 3 and tuple(X.shape[1:]) != tuple(self.image_shape_):
+                raise ValueError(
+                    f"X holds images of {X.shape[1]}x{X.shape[2]}, but {type(self).__name__} "
+                    f"was fitted on images of {self.image_shape_[0]}x{self.image_shape_[1]}; "
+                    "give images of that shape (or flat rows of "
+                    f"{self.image_shape_[0] * self.image_shape_[1]} pixels)"
+                )
             if n_pixels != self.n_features_in_:
                 raise ValueError(
                     f"X has {n_pixels} features, but {type(self).__name__} is expecting "
@@ -472,6 +479,11 @@ class KerasCNNClassifier(KerasClassifierBase):
         est = cls(**meta["params"])
         est.model_ = model
         classes = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+        outputs = model.output_shape[-1]
+        if outputs != len(classes):
+            raise ValueError(
+                f"the file's network has {outputs} outputs but its metadata names "
+                f"{len(classes)} classes; the file was altered or mixed from two models")
         est.image_shape_ = tuple(meta["image_shape"])
         est.x_scale_ = meta["x_scale"]
         est.history_ = meta["history"]

@@ -31,6 +31,7 @@ import numpy as np
 from mnistbench.errors import (
     DataUnavailableError,
     DataVerificationError,
+    UsageError,
 )
 from mnistbench.folders import (
     IMAGE_SUFFIXES,
@@ -64,6 +65,8 @@ __all__ = [
     "Dataset",
     "DataUnavailableError",
     "DataVerificationError",
+    "check_dataset_name",
+    "env_value",
     "cache_dir",
     "load_dataset",
     "load_digits_dataset",
@@ -135,13 +138,27 @@ def cache_dir(path=None) -> Path:
     ``path`` if given, else ``$MNISTBENCH_CACHE``, else ``$XDG_CACHE_HOME/mnistbench``,
     else ``~/.cache/mnistbench``.
     """
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get("MNISTBENCH_CACHE")
+    if path is not None and str(path).strip():
+        return _cache_folder(Path(path).expanduser(), "--cache-dir")
+    env = env_value("MNISTBENCH_CACHE")
     if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return _cache_folder(Path(env).expanduser(), "MNISTBENCH_CACHE")
+    base = env_value("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "mnistbench"
+
+
+def env_value(name):
+    """An environment variable's value, or None when it is unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _cache_folder(path: Path, source: str) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{source} is {path}, a file, not a folder; point {source} at a folder "
+                         "for the cache (it is made if missing)"
+                         + (" or unset it" if source.isupper() else ""))
+    return path
 
 
 DOWNLOADERS: dict = {
@@ -181,7 +198,7 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
 
 
 def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
-    data_file = data_file or os.environ.get("MNISTBENCH_DATA") or None
+    data_file = data_file or env_value("MNISTBENCH_DATA")
     cdir = cache_dir(cache)
     cache_path = cdir / CACHE_FILE_NAME
     attempts = []
@@ -420,7 +437,18 @@ DATASETS: dict[str, DatasetEntry] = {
 
 def is_dataset_name(name: str) -> bool:
     """A registered dataset or ``"folder:PATH"``."""
-    return name in DATASETS or name.startswith(FOLDER_PREFIX)
+    return isinstance(name, str) and (
+        name in DATASETS or (name.startswith(FOLDER_PREFIX) and bool(name[len(FOLDER_PREFIX):].strip())))
+
+
+def check_dataset_name(name) -> str:
+    """``name`` if it names a dataset, else a :class:`UsageError` saying what would."""
+    if is_dataset_name(name):
+        return name
+    if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
+        raise UsageError(f"{name!r} names no folder: put its path after folder:, e.g. "
+                         "folder:./my_digits (one sub-folder of images per class)")
+    raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} or folder:PATH")
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:

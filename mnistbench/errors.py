@@ -9,13 +9,14 @@ existing ``except ValueError`` code keeps working.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 __all__ = ["DataUnavailableError", "DataVerificationError", "MnistbenchError", "OutputError",
-           "UsageError", "check_writable_dir",
-           "check_writable_file"]
+           "UsageError", "check_writable_dir", "check_writable_file", "open_regular_file"]
 
 
 class MnistbenchError(Exception):
@@ -70,14 +71,45 @@ def check_writable_file(path, option="--output") -> Path:
     if path.is_dir():
         raise OutputError(f"{path} is a folder, not a file; choose another {option}")
     check_writable_dir(path.parent if str(path.parent) else Path("."), option)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         try:
-            with open(path, "ab"):
-                pass
+            os.close(open_regular_file(path, os.O_WRONLY | os.O_APPEND, option))
+        except FileNotFoundError:
+            raise OutputError(f"{path} is a broken symbolic link (to {os.path.realpath(path)}); "
+                              f"remove it or choose another {option}") from None
         except OSError as exc:
+            if isinstance(exc, MnistbenchError):
+                raise
             raise OutputError(f"{path}: cannot be appended to ({exc.strerror or exc}); make it "
                               f"writable (chmod u+w {path}) or choose another {option}") from None
     return path
+
+
+def open_regular_file(path, flags: int, option="--output") -> int:
+    """``os.open`` that refuses anything but a regular file (a FIFO, a device, a folder,
+    or a symbolic link to one) with an :class:`OutputError`, and never blocks on it.
+    The up-front checks and the later writes open files through this one function."""
+    path = Path(path)
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK, 0o644)
+    except IsADirectoryError:
+        raise OutputError(f"{path} is a folder, not a file; remove it or choose another "
+                          f"{option}") from None
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:  # ENXIO: a FIFO or socket opened for writing alone
+            raise
+        fd = None
+    mode = os.stat(path).st_mode if fd is None else os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        if fd is not None:
+            os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+        target = f" (it leads to {os.path.realpath(path)})" if path.is_symlink() else ""
+        raise OutputError(f"{path} is {kind}{target}, not a regular file; remove it or choose "
+                          f"another {option}")
+    os.set_blocking(fd, True)
+    return fd
 
 
 class DataUnavailableError(MnistbenchError, RuntimeError):

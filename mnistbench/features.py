@@ -371,10 +371,18 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
 class ImageFlattener(TransformerMixin, BaseEstimator):
     """Flatten images to ``(n, h*w)`` and optionally divide by the largest pixel seen in fit.
 
+    Images of another shape than those it was fitted on are refused, even with as many
+    pixels (a 4x16 image is not an 8x8 one); flat rows of the right width pass.
+
     Parameters
     ----------
     rescale : bool, default=True
         Divide by ``scale_`` (255 for MNIST, 16 for digits) so pixels lie in [0, 1].
+
+    Attributes
+    ----------
+    image_shape_ : tuple (h, w) or None
+        The shape of the images seen in ``fit``; None when it was given flat rows.
     """
 
     _parameter_constraints = {"rescale": ["boolean"]}
@@ -395,7 +403,17 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         return flat / self.scale_ if self.rescale else flat
 
     def _flat(self, X, reset):
-        return validate_data(self, _flatten(X)[0], reset=reset, dtype="numeric")
+        flat, shape = _flatten(X)
+        if reset:
+            self.image_shape_ = None if shape is None else tuple(int(s) for s in shape)
+        else:
+            fitted = getattr(self, "image_shape_", None)  # None: fitted on flat rows
+            if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
+                raise ValueError(
+                    f"X holds images of {shape[0]}x{shape[1]}, but the model was fitted on "
+                    f"images of {fitted[0]}x{fitted[1]}; give images of that shape (or flat "
+                    f"rows of {fitted[0] * fitted[1]} pixels)")
+        return validate_data(self, flat, reset=reset, dtype="numeric")
 
 
 # --------------------------------------------------------------------------- deskew

@@ -64,9 +64,17 @@ def _train_final(model_name, dataset, output, params, seed, device, data_options
     model = make_model(model_name, random_state=seed, device=device)
     if params:
         valid = model.get_params()
-        bad = [k for k in params if k not in valid]
+        # Settable from a KEY=VALUE string: plain values, not the steps of a pipeline
+        # (``logreg``, ``steps``), which a number or a word cannot replace.
+        names = sorted(k for k, v in valid.items() if k != "steps" and (
+            "__" in k or not hasattr(v, "get_params")))
+        bad = [k for k in params if k not in names]
+        steps = [k for k in bad if k in valid]
+        if steps:
+            raise UsageError(
+                f"--param {steps[0]}=...: {steps[0]!r} is a part of the {model_name} pipeline, "
+                f"not a value; set the parameters of its parts instead: {', '.join(names)}")
         if bad:
-            names = sorted(k for k in valid if "__" in k or not hasattr(valid[k], "get_params"))
             raise UsageError(
                 f"{model_name} has no parameter {', '.join(map(repr, bad))}; its parameters: "
                 f"{', '.join(names)}"

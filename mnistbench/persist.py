@@ -118,6 +118,13 @@ def read_metadata(path) -> dict:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(METADATA_MEMBER))
     except (zipfile.BadZipFile, KeyError, ValueError):
+        with open(path, "rb") as fh:
+            zipped = fh.read(4) == b"PK\x03\x04"
+        if zipped:  # a zip archive's start, but no readable end: cut short
+            raise ModelFileError(
+                f"{path}: damaged or incomplete model file (cut short while it was copied or "
+                "written?); copy it again, or write it again with `python -m mnistbench "
+                "train`") from None
         raise ModelFileError(
             f"{path}: not a model file written by mnistbench (`python -m mnistbench train` "
             "writes .keras or .skops files with a mnistbench.json entry)"

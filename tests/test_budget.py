@@ -115,7 +115,8 @@ def test_curve_units_cover_every_size_with_more_seeds_when_small():
 
 def _point(model, size, rep, accuracy):
     return {"dataset": "digits", "model": model, "split": f"n{size}-r{rep}", "status": "ok",
-            "accuracy": accuracy, "fit_seconds": 0.1 * size / 100, "host": "h", "seed": 0,
+            "accuracy": accuracy, "n_train": size, "n_test": 450,
+            "fit_seconds": 0.1 * size / 100, "host": "h", "seed": 0,
             "preset": "learning-curve", "params_hash": "0123456789abcdef"}
 
 

@@ -562,3 +562,411 @@ def test_orphaned_workers_exit_quietly_after_kill_9_and_the_run_resumes(tmp_path
     assert subprocess.run(cmd, timeout=600).returncode == 0
     after = records.read_text().splitlines()
     assert after[: len(done_before)] == done_before and len(after) == 9
+
+
+# ------------------------------------------------------------ 8. one writer per folder
+def _cli(*argv):
+    return [sys.executable, "-m", "mnistbench", *map(str, argv)]
+
+
+def _own_ids(out):
+    """The store ids stamped on a folder's records, and the one its owner file names."""
+    records = RecordStore(out / "records.jsonl").load(warn=False)
+    owner = json.loads((out / RecordStore.OWNER_FILE).read_text())["store_id"]
+    return records, {r["store"] for r in records}, owner
+
+
+def test_two_concurrent_runs_never_compute_a_unit_twice(tmp_path):
+    """Two real ``run`` processes on one fresh folder, started together: the second waits
+    for the first (--wait), then finds every unit done. MNISTBENCH_CONCURRENCY_TRIES sets
+    how many times (default 2; 20 for a stress run)."""
+    tries = int(os.environ.get("MNISTBENCH_CONCURRENCY_TRIES", "2"))
+    for i in range(tries):
+        out = tmp_path / f"try{i}"
+        cmd = _cli(*RUN, "--no-robustness", "--output", out, "--wait")
+        procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        errs = [p.communicate(timeout=300)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errs
+        records, ids, owner = _own_ids(out)
+        keys = [(r["dataset"], r["model"], r["split"]) for r in records]
+        assert len(keys) == len(set(keys)) == 3, keys  # each unit once
+        assert ids == {owner}  # nothing disowned
+
+
+def _first_append(path, barrier, i):
+    barrier.wait()
+    RecordStore(path).append({"dataset": "d", "model": "m", "split": f"fold-{i}",
+                              "params_hash": "h", "status": "failed"})
+
+
+def test_two_first_appends_at_once_make_one_store_id(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for i in range(20):
+        path = tmp_path / f"try{i}" / "records.jsonl"
+        path.parent.mkdir()
+        barrier = ctx.Barrier(2)
+        procs = [ctx.Process(target=_first_append, args=(path, barrier, k)) for k in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        assert [p.exitcode for p in procs] == [0, 0]
+        records, ids, owner = _own_ids(path.parent)
+        assert len(records) == 2 and ids == {owner}, (ids, owner)
+
+
+def test_a_held_folder_is_named_and_a_waiting_run_goes_on_after_it(run_dir, capsys):
+    import threading
+
+    out, before = run_dir
+    store = RecordStore(out / "records.jsonl")
+    with store.writer():
+        code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert_error(err, rf"{re.escape(str(out))} is in use by another run \(pid {os.getpid()} on "
+                      r".*, started .*\).*--wait")
+    assert code == 1
+    assert (out / "records.jsonl").read_bytes() == before
+    released = threading.Event()
+
+    def hold():
+        with store.writer():
+            released.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.5)
+    threading.Timer(1.0, released.set).start()
+    loud = [a for a in RUN if a != "-q"]  # the waiting line is a status line
+    code, _, err = run_cli(capsys, *loud, "--output", out, "--wait")
+    holder.join()
+    assert code == 0 and "waiting for the other run" in err
+    assert (out / "records.jsonl").read_bytes() == before  # every unit was already done
+
+
+def test_a_killed_lock_holder_leaves_no_stale_lock(run_dir, capsys):
+    out, before = run_dir
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from mnistbench.harness import RecordStore\n"
+        f"with RecordStore({str(out / 'records.jsonl')!r}).writer():\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait()
+    code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert code == 0, err
+    assert (out / "records.jsonl").read_bytes() == before
+
+
+# ------------------------------------------------------------ 9. the owner file
+@pytest.mark.parametrize("damage", [b"", b'{"store_id": "ab', b"\x00\x00", b"[]", b'{"store_id": ""}'],
+                         ids=["empty", "torn", "zeros", "not-an-object", "blank-id"])
+def test_a_damaged_owner_file_is_repaired_from_the_records(run_dir, capsys, damage):
+    out, before = run_dir
+    owner = out / RecordStore.OWNER_FILE
+    store_id = json.loads(owner.read_text())["store_id"]
+    owner.write_bytes(damage)
+    with pytest.warns(UserWarning, match=rf"was damaged; repaired from the store id its \d+ "
+                                         rf"record\(s\) carry \({store_id}\)"):
+        code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert code == 0, err
+    assert (out / "records.jsonl").read_bytes() == before  # resumed: nothing recomputed
+    assert json.loads(owner.read_text())["store_id"] == store_id
+
+
+def test_a_damaged_owner_file_with_two_ids_in_the_records_asks(run_dir, capsys):
+    out, before = run_dir
+    lines = before.splitlines(keepends=True)
+    other = json.loads(lines[0])
+    other["store"] = "0123456789abcdef"
+    (out / "records.jsonl").write_bytes(before + (json.dumps(other) + "\n").encode())
+    after = (out / "records.jsonl").read_bytes()
+    (out / RecordStore.OWNER_FILE).write_bytes(b"")
+    code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert_error(err, r"is damaged and this folder's records carry several store ids: .*"
+                      r"\(3 records\), 0123456789abcdef \(1 records\); write the one")
+    assert code == 1
+    assert (out / "records.jsonl").read_bytes() == after
+    assert (out / RecordStore.OWNER_FILE).read_bytes() == b""  # left for the user to choose
+
+
+def test_a_kill_while_the_owner_file_is_written_leaves_no_torn_owner(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    killer = ("import os, signal\n"
+              "import mnistbench.harness.records as r\n"
+              "r.os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n"
+              f"r.RecordStore({str(out / 'records.jsonl')!r}).append("
+              "{'dataset': 'd', 'model': 'm', 'split': 'test', 'params_hash': 'h', "
+              "'status': 'failed'})\n")
+    proc = subprocess.run([sys.executable, "-c", killer])
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / RecordStore.OWNER_FILE).exists()  # a whole file, or none
+    assert not (out / "records.jsonl").exists()
+    code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert code == 0, err
+    records, ids, owner = _own_ids(out)
+    assert len(records) == 3 and ids == {owner}
+
+
+# ------------------------------------------------------------ 10. paths checked before work
+def _records_to_dev_null(out):
+    (out / "records.jsonl").unlink()
+    (out / "records.jsonl").symlink_to("/dev/null")
+    return r"records.jsonl is a device \(it leads to /dev/null\), not a regular file"
+
+
+def _records_fifo(out):
+    (out / "records.jsonl").unlink()
+    os.mkfifo(out / "records.jsonl")
+    return r"records.jsonl is a FIFO, not a regular file"
+
+
+def _owner_is_a_folder(out):
+    (out / RecordStore.OWNER_FILE).unlink()
+    (out / RecordStore.OWNER_FILE).mkdir()
+    return r"\.mnistbench-owner\.json is a folder, not this folder's owner file; remove it"
+
+
+def _records_broken_link(out):
+    (out / "records.jsonl").unlink()
+    (out / "records.jsonl").symlink_to(out / "gone" / "records.jsonl")
+    return r"records.jsonl is a broken symbolic link"
+
+
+@pytest.mark.parametrize("make", [_records_to_dev_null, _records_fifo, _owner_is_a_folder,
+                                  _records_broken_link])
+def test_special_files_in_the_output_are_refused_before_work(run_dir, capsys, make):
+    out, _ = run_dir
+    message = make(out)
+    listing = sorted(p.name for p in out.iterdir())
+    signal.alarm(60)  # a FIFO must never hang the run
+    try:
+        code, _, err = run_cli(capsys, *RUN, "--output", out)
+        report_code, _, report_err = run_cli(capsys, "report", "--output", out)
+    finally:
+        signal.alarm(0)
+    assert_error(err, message, r"choose another --output")
+    assert code == 1
+    assert report_code == 1 and "Traceback" not in report_err
+    assert sorted(p.name for p in out.iterdir()) == listing  # no unit computed, nothing made
+
+
+# ------------------------------------------------------------ 11. records read through one schema
+def _edit_last(before, edit):
+    lines = before.splitlines(keepends=True)
+    return b"".join(lines[:-1]) + edit(lines[-1].decode()).encode()
+
+
+BAD_LINES = {
+    "nan": lambda line: re.sub(r'"accuracy": [0-9.e-]+', '"accuracy": NaN', line),
+    "infinity": lambda line: re.sub(r'"accuracy": [0-9.e-]+', '"accuracy": Infinity', line),
+    "no-accuracy": lambda line: re.sub(r'"accuracy": [0-9.e-]+, ', "", line),
+    "accuracy-text": lambda line: re.sub(r'"accuracy": [0-9.e-]+', '"accuracy": "high"', line),
+    "duplicated-key": lambda line: line.rstrip().rstrip("}") + ', "accuracy": 0.123}\n',
+    "nested": lambda line: "[" * 100_000 + "]" * 100_000 + "\n",
+    "unknown-status": lambda line: line.replace('"status": "ok"', '"status": "great"'),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_LINES)
+def test_a_misreadable_record_is_skipped_and_its_unit_runs_again(run_dir, capsys, kind):
+    out, before = run_dir
+    edited = _edit_last(before, BAD_LINES[kind])
+    assert edited != before
+    (out / "records.jsonl").write_bytes(edited)
+    n = len(before.splitlines())
+    with pytest.warns(UserWarning, match=rf"skipped 1 line\(s\) that are not records \(line {n}\)"):
+        code, _, err = run_cli(capsys, *RUN, "--output", out)
+    assert code == 0 and "Traceback" not in err
+    after = (out / "records.jsonl").read_bytes()
+    assert after.startswith(edited) and len(after.splitlines()) == n + 1  # that unit alone
+    with pytest.warns(UserWarning, match="not records"):
+        code, stdout, err = run_cli(capsys, "report", "--output", out, "--preset", "quick")
+    assert code == 0 and "logreg" in stdout and "12.30" not in stdout
+
+
+# ------------------------------------------------------------ 12. inputs normalised and checked
+def test_the_api_takes_one_name_as_a_string(tmp_path):
+    from mnistbench import run_benchmark
+
+    df = run_benchmark("digits", "logreg", "quick", output=tmp_path, quiet=True,
+                       figures=False, robustness=False)
+    assert list(df["dataset"]) == ["digits"] and list(df["model"]) == ["logreg"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"datasets": [], "models": ["logreg"]}, r"datasets=\[\] names nothing"),
+    ({"datasets": ["digits"], "models": []}, r"models=\[\] names nothing"),
+    ({"datasets": ["digits"], "models": 5}, r"models=5: give a list of names"),
+    ({"datasets": [["digits"]], "models": ["logreg"]}, r"\['digits'\] is not a name"),
+    ({"datasets": ["folder:"], "models": ["logreg"]}, r"'folder:' names no folder.*folder:\./"),
+    ({"datasets": ["digits"], "models": ["logreg"], "output": ""}, r"--output is empty"),
+    ({"datasets": ["digits"], "models": ["logreg"], "output": "  "}, r"--output is empty"),
+])
+def test_bad_names_are_refused_by_the_api_before_any_work(tmp_path, monkeypatch, kwargs, message):
+    from mnistbench import run_benchmark
+    from mnistbench.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"output": tmp_path / "out", **kwargs}
+    with pytest.raises(UsageError, match=message):
+        run_benchmark(preset="quick", quiet=True, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_given_twice_runs_once(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "run", "--models", "logreg", "logreg", "--datasets", "digits",
+                           "digits", "--preset", "quick", "--no-figures", "--no-robustness",
+                           "--output", tmp_path / "run")
+    assert code == 0
+    assert "models: logreg given more than once; each runs once" in err
+    assert "datasets: digits given more than once" in err
+    assert len(RecordStore(tmp_path / "run" / "records.jsonl").load()) == 3
+
+
+def _no_dask(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+
+
+MORE_BAD_OPTIONS = [
+    (["--cv", "200"], r"digits: a class has only \d+ image\(s\) in the cross-validation sample, "
+                      r"fewer than the 200 CV folds; pass --cv \d+ or fewer"),
+    (["--repeats", "100000"], r"would plan 200,001 units, more than 20,000; lower --repeats"),
+    (["--output", ""], r"--output is empty; name the folder"),
+    (["--backend", "dask", "--scheduler", "tcp://"], r"--scheduler 'tcp://' is not a Dask "
+                                                     r"scheduler address"),
+    (["--scheduler", "not an address"], r"is not a Dask scheduler address.*tcp://"),
+]
+
+
+@pytest.mark.parametrize("extra, message", MORE_BAD_OPTIONS,
+                         ids=[" ".join(a) for a, _ in MORE_BAD_OPTIONS])
+def test_more_bad_options_are_refused_before_any_work(run_dir, capsys, extra, message):
+    out, before = run_dir
+    code, _, err = run_cli(capsys, *RUN, "--output", out, *extra)
+    assert_error(err, message)
+    assert code == 2
+    assert (out / "records.jsonl").read_bytes() == before
+
+
+def test_dask_backend_without_dask_is_a_usage_error(run_dir, capsys, monkeypatch):
+    out, before = run_dir
+    _no_dask(monkeypatch)
+    code, _, err = run_cli(capsys, *RUN, "--output", out, "--backend", "dask")
+    assert_error(err, r"--backend dask needs dask.distributed.*pip install 'mnistbench\[dask\]'")
+    assert code == 2
+    assert (out / "records.jsonl").read_bytes() == before
+
+
+def test_empty_folder_name_on_the_command_line(capsys):
+    code, _, err = run_cli(capsys, "run", "--datasets", "folder:", "--models", "logreg")
+    assert_error(err, r"'folder:' names no folder")
+    assert code == 2
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_blank_cache_variable_is_unset(monkeypatch, tmp_path, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNISTBENCH_CACHE", value)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert datasets.cache_dir() == tmp_path / "xdg" / "mnistbench"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_variable_naming_a_file_is_named(monkeypatch, tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    monkeypatch.setenv("MNISTBENCH_CACHE", str(tmp_path / "file"))
+    code, _, err = run_cli(capsys, "fetch-data", "--dataset", "mnist", "-q")
+    assert_error(err, r"MNISTBENCH_CACHE is .*file, a file, not a folder; point MNISTBENCH_CACHE "
+                      r"at a folder.*or unset it")
+    assert code == 1
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--param", "logreg=5"], r"'logreg' is a part of the logreg pipeline, not a value"),
+    (["--param", "steps=3"], r"'steps' is a part of the logreg pipeline, not a value"),
+    (["--epochs", "3"], r"--epochs applies to the CNNs .*; logreg is not trained in epochs"),
+    (["--output", ""], r"argument --output: empty"),
+])
+def test_train_options_that_do_not_apply(tmp_path, capsys, argv, message):
+    args = ["train", "--model", "logreg", "--dataset", "digits", "-q"]
+    if "--output" not in argv:
+        args += ["--output", tmp_path / "m.skops"]
+    code, _, err = run_cli(capsys, *args, *argv)
+    assert_error(err, message)
+    assert code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_model_file_says_it_is_cut_short(photo_model, tmp_path, capsys):
+    path = tmp_path / "half.skops"
+    whole = photo_model.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    code, stdout, err = run_cli(capsys, "predict", GOOD_IMAGE, "--model", path)
+    assert_error(err, r"damaged or incomplete model file \(cut short.*\); copy it again")
+    assert code == 1 and stdout == ""
+    assert path.read_bytes() == whole[: len(whole) // 2]
+
+
+@pytest.mark.filterwarnings("ignore:The fit ended unconverged")
+def test_a_keras_file_whose_classes_disagree_with_its_network(tmp_path, capsys, digits):
+    from mnistbench.cnn import KerasCNNClassifier
+
+    model = KerasCNNClassifier(epochs=1, min_steps=0, random_state=0).fit(*digits.train)
+    path = save_model(model, tmp_path / "cnn.keras", {"model": "cnn-baseline",
+                                                      "dataset": "digits", "image_shape": [8, 8],
+                                                      "pixel_max": 16})
+    altered = tmp_path / "altered.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(altered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "mnistbench.json":
+                meta = json.loads(data)
+                meta["classes"] = meta["classes"][:5]
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)
+    before = altered.read_bytes()
+    code, _, err = run_cli(capsys, "predict", GOOD_IMAGE, "--model", altered)
+    assert_error(err, r"network has 10 outputs but its metadata names 5 classes")
+    assert code == 1
+    assert altered.read_bytes() == before
+
+
+# ------------------------------------------------------------ 13. shapes remembered
+@pytest.mark.filterwarnings("ignore:The fit ended unconverged")
+@pytest.mark.parametrize("name", ["cnn-baseline", "logreg", "svc", "random-forest", "xgboost",
+                                  "hog-svm"])
+def test_images_of_another_shape_are_refused(digits, name):
+    params = {"epochs": 1, "min_steps": 0} if name.startswith("cnn") else _fast(name)
+    model = make_model(name, random_state=0)
+    model.set_params(**{k: v for k, v in params.items()
+                        if k in model.get_params() or name.startswith("cnn")})
+    model.fit(*digits.train)
+    expected = model.predict(digits.X_test[:20])
+    with pytest.raises(ValueError, match=r"4x16|\(4, 16\)") as info:
+        model.predict(digits.X_test[:20].reshape(20, 4, 16))
+    assert re.search(r"8x8|\(8, 8\)", str(info.value))
+    flat = model.predict(digits.X_test[:20].reshape(20, 64))  # flat rows of the right width
+    np.testing.assert_array_equal(flat, expected)
+
+
+# ------------------------------------------------------------ 14. the spawn guard
+def test_a_script_without_the_main_guard_gets_one_clear_error(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from mnistbench import run_benchmark\n"
+        f"run_benchmark(['digits'], ['logreg'], 'quick', output={str(tmp_path / 'out')!r}, "
+        "quiet=True, figures=False, robustness=False)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "bootstrapping" not in proc.stderr and proc.stderr.count("Traceback") == 1
+    assert re.search(r"UsageError: a worker process re-ran your script .* put that call under "
+                     r"`if __name__ == \"__main__\":`", proc.stderr), proc.stderr

@@ -16,9 +16,15 @@ from pathlib import Path
 from mnistbench.curves import curve_point, curve_split, write_curve_report
 from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
 from mnistbench.errors import UsageError
-from mnistbench.harness.options import RunOptions, check_whole
+from mnistbench.harness.options import RunOptions, check_whole, names_of
 from mnistbench.harness.presets import Preset
-from mnistbench.harness.run import execute_units, plan_todo, prepare_run, worker_layout
+from mnistbench.harness.run import (
+    check_not_bootstrapping,
+    execute_units,
+    plan_todo,
+    prepared_run,
+    worker_layout,
+)
 from mnistbench.harness.units import Unit, params_hash, record_key
 from mnistbench.log import logger, progress_logging
 from mnistbench.models import MODELS
@@ -88,6 +94,7 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
     pandas.DataFrame
         One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
     """
+    check_not_bootstrapping()
     opts = RunOptions.from_keywords("learning_curve", **options)
     if opts.cv is not None or opts.repeats != 1 or opts.tune:
         raise UsageError("cv, repeats and tune do not apply to a learning curve (its points "
@@ -98,7 +105,8 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         raise UsageError("sizes=[]: give at least one training size, or leave it out")
     for size in sizes or ():
         check_whole(size, "size", 10, "a stratified subsample needs one image per class")
-    datasets, models = list(datasets or DATASETS), list(models or MODELS)
+    datasets = names_of(datasets, "datasets", DATASETS, logger.info)
+    models = names_of(models, "models", MODELS, logger.info)
     if any(name.startswith(FOLDER_PREFIX) for name in datasets):  # before any work
         raise UsageError("learning-curve runs on registered datasets (mnist, digits); a "
                          "folder's curve is not supported yet")
@@ -106,12 +114,20 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         return _run(datasets, models, sizes, seeds, opts)
 
 
-def _run(datasets, models, sizes, seeds, opts):
-    base, store, _ = prepare_run(datasets, models, opts)
-    preset = dataclasses.replace(
+def curve_preset(base: Preset) -> Preset:
+    """The preset of a learning curve: ``base``'s model budgets, no CV, no robustness."""
+    return dataclasses.replace(
         base, name="learning-curve" + ("" if base.name == "default" else f"-{base.name}"),
         cv=0, cv_subsample=None, train_subsample=None, robustness=None,
         description=f"learning curve; model budgets of the {base.name} preset")
+
+
+def _run(datasets, models, sizes, seeds, opts):
+    with prepared_run(datasets, models, opts, derive=curve_preset) as (preset, store, _):
+        return _run_points(datasets, models, sizes, seeds, opts, preset, store)
+
+
+def _run_points(datasets, models, sizes, seeds, opts, preset, store):
     n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
     n_workers, threads = worker_layout(opts)
     units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,

@@ -21,12 +21,12 @@ from mnistbench.robustness import corrupted_sets, score_corrupted
 from mnistbench.stats import encode_predictions
 from mnistbench.tuning import halving_search, search_summary
 
-__all__ = ["failed_record", "record_unit", "run_unit"]
+__all__ = ["failed_record", "record_unit", "run_unit", "stratified_subsample"]
 
 _DATA_CACHE: dict = {}
 
 
-def _stratified_subsample(X, y, n, seed):
+def stratified_subsample(X, y, n, seed):
     if n is None or n >= len(y):
         return X, y
     X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=seed)
@@ -38,8 +38,8 @@ def _data(dataset, preset: Preset, seed, data_options):
     # Preset made with dataclasses.replace keeps its name and may change the subsamples
     if key not in _DATA_CACHE:
         ds = load_dataset(dataset, **data_options)
-        X_cv, y_cv = _stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, seed)
-        X_tr, y_tr = _stratified_subsample(ds.X_train, ds.y_train, preset.train_subsample, seed)
+        X_cv, y_cv = stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, seed)
+        X_tr, y_tr = stratified_subsample(ds.X_train, ds.y_train, preset.train_subsample, seed)
         _DATA_CACHE.clear()  # one dataset in memory at a time
         _DATA_CACHE[key] = (ds, X_cv, y_cv, X_tr, y_tr)
     return _DATA_CACHE[key]
@@ -53,7 +53,7 @@ def _split(unit: Unit, data_options):
     if size is not None:  # a learning-curve point: a stratified subsample, the whole test
         size, rep = size
         seed = unit.seed + rep - 1
-        X_fit, y_fit = _stratified_subsample(ds.X_train, ds.y_train, size, seed)
+        X_fit, y_fit = stratified_subsample(ds.X_train, ds.y_train, size, seed)
         return ds, seed, size, X_fit, y_fit, ds.X_test, ds.y_test
     if unit.split == "test":
         return ds, unit.seed, None, X_tr, y_tr, ds.X_test, ds.y_test

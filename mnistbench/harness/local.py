@@ -16,10 +16,15 @@ import time
 from collections import Counter
 from multiprocessing.connection import wait
 
+from mnistbench.errors import MnistbenchError, UsageError
 from mnistbench.harness.execute import failed_record, record_unit
 from mnistbench.harness.records import RecordStore
 
-__all__ = ["run_units", "thread_env", "threads_for"]
+__all__ = ["EXIT_UNGUARDED", "run_units", "thread_env", "threads_for"]
+
+#: Exit code of a worker that found itself re-running the user's script (no
+#: ``if __name__ == "__main__":`` guard around the call that started the run).
+EXIT_UNGUARDED = 86
 
 
 def thread_env(threads, device="auto") -> dict:
@@ -191,8 +196,7 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
                 if not w.process.is_alive() and not w.unit:
                     if pending:  # died while starting: replace it
                         if w.process.exitcode not in (0, None) and not w.ready:
-                            raise RuntimeError(
-                                f"a worker process could not start (exit code {w.process.exitcode})")
+                            raise _start_error(w.process.exitcode)
                         workers[i] = new_worker()
                     continue
                 if (record := w.lost(timeout)) is not None:
@@ -215,3 +219,14 @@ def _wait_time(workers, timeout):
 
 def threads_for(n_jobs):
     return max(1, (os.cpu_count() or 1) // n_jobs)
+
+
+def _start_error(exitcode):
+    if exitcode == EXIT_UNGUARDED:
+        return UsageError(
+            "a worker process re-ran your script and reached the call that starts the run "
+            "again: put that call under `if __name__ == \"__main__\":` (worker processes "
+            "import the main module anew)")
+    return MnistbenchError(f"a worker process could not start (exit code {exitcode}); "
+                           "out of memory, or a broken installation: try "
+                           "`python -m mnistbench info`")

@@ -5,18 +5,20 @@ work starts."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import numbers
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from mnistbench.datasets import DATASETS, is_dataset_name
+from mnistbench.datasets import DATASETS, check_dataset_name
 from mnistbench.errors import UsageError
 from mnistbench.harness.presets import PRESETS, Preset
 from mnistbench.models import MODELS
 
-__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "RunOptions"]
+__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "names_of"]
 
 #: Where a run writes when no output folder is given. Not ``results/``: that folder
 #: holds the project's reference results, which a user's run must never overwrite or
@@ -24,6 +26,11 @@ __all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "RunOptions"]
 DEFAULT_OUTPUT = "mnistbench-results"
 DEVICES = ("auto", "cpu", "gpu")
 BACKENDS = ("local", "dask")
+#: The most units one run may plan: far past any real protocol (run-all's default plans
+#: 64), and a guard against a typo such as ``--repeats 100000``.
+MAX_UNITS = 20_000
+#: A Dask scheduler address: ``[protocol://]host[:port]``.
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[\w.\-\[\]:]+$")
 
 
 def _option(default, help, *, flags=None, **argparse_kwargs):
@@ -68,6 +75,9 @@ class RunOptions:
         "before any work starts, and a run resumes only its own records there (the "
         "reference results shipped in the repository's results/ are never resumed)",
         metavar="DIR")
+    wait: bool = _option(
+        False, "when another run holds the output folder, wait for it to end (by default "
+        "the run stops at once and names the other run)", action="store_true")
     timeout: float | None = _option(
         None, "stop a unit running longer than this many seconds and record it as timed out",
         type=float, metavar="SECONDS")
@@ -135,21 +145,43 @@ class RunOptions:
         and the fix. The command line and the Python API share this one check.
         """
         for name in datasets:
-            if not is_dataset_name(name):
-                raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} "
-                                 "or folder:PATH")
+            check_dataset_name(name)
         for name in models:
             if name not in MODELS:
                 raise UsageError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
         self._check_numbers()
         if self.device not in DEVICES:
             raise UsageError(f"device={self.device!r}: choose 'auto', 'cpu' or 'gpu'")
+        if not str(self.output).strip():
+            raise UsageError("--output is empty; name the folder for the records, tables and "
+                             f"figures (default: {DEFAULT_OUTPUT})")
+        self._check_backend()
+        preset = self._resolve_preset()
+        n_units = len(datasets) * len(models) * (len(preset.splits) + 1) * (2 if self.tune else 1)
+        if n_units > MAX_UNITS:
+            raise UsageError(f"this run would plan {n_units:,} units, more than {MAX_UNITS:,}; "
+                             "lower --repeats or --cv, or run fewer models or datasets at a time")
+        return preset
+
+    def _check_backend(self):
         if self.backend not in BACKENDS:
             raise UsageError(f"unknown backend {self.backend!r}; choose 'local' or 'dask'")
-        if self.backend == "dask" and self.timeout:
+        if self.backend != "dask":
+            return
+        if self.timeout:
             raise UsageError("--timeout works with the local backend only (Dask cannot stop a "
                              "running task); drop --timeout or use --backend local")
-        return self._resolve_preset()
+        try:
+            found = importlib.util.find_spec("distributed") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UsageError("--backend dask needs dask.distributed, which is not installed: "
+                             "pip install 'mnistbench[dask]', or use --backend local")
+        if self.scheduler is not None and not _ADDRESS.match(str(self.scheduler).strip()):
+            raise UsageError(f"--scheduler {self.scheduler!r} is not a Dask scheduler address; "
+                             "give one such as tcp://10.0.0.5:8786, or leave it out to start a "
+                             "local cluster")
 
     def _check_numbers(self):
         cores = os.cpu_count() or 1
@@ -193,3 +225,30 @@ def check_whole(value, name, low, fix, high=None):
     if not ok or value < low or (high is not None and value > high):
         bound = f"{low} or more" if high is None else f"from {low} to {high}"
         raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")
+
+
+def names_of(value, what, registry, note=None) -> list:
+    """The names of a ``datasets=`` / ``models=`` argument as a list: None means the whole
+    registry, one string is one name, an empty list is refused, and a name given twice
+    is run once (with a ``note``)."""
+    if value is None:
+        return list(registry)
+    if isinstance(value, str):
+        value = [value]
+    try:
+        names = list(value)
+    except TypeError:
+        raise UsageError(f"{what}={value!r}: give a list of names, e.g. {what}="
+                         f"{list(registry)[:2]}, or leave it out for all") from None
+    if not names:
+        raise UsageError(f"{what}=[] names nothing; give at least one name, or leave it out "
+                         f"for all ({', '.join(registry)})")
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise UsageError(f"{what}: {odd[0]!r} is not a name; give names as strings, e.g. "
+                         f"{what}={list(registry)[:2]}")
+    unique = list(dict.fromkeys(names))
+    if len(unique) < len(names) and note:
+        twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)
+        note(f"{what}: {', '.join(map(str, twice))} given more than once; each runs once")
+    return unique

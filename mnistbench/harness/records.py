@@ -1,27 +1,106 @@
-"""The resumable record store: one JSON line per finished unit."""
+"""The resumable record store: one JSON line per finished unit, one writer per folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import numbers
 import os
+import socket
+import tempfile
 import time
 import uuid
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from mnistbench.errors import OutputError, check_writable_file, open_regular_file
 from mnistbench.harness.units import record_key
 from mnistbench.hostinfo import host_description
 
-__all__ = ["RECORD_FIELDS", "RecordStore"]
+__all__ = ["RECORD_FIELDS", "FolderInUseError", "RecordStore", "parse_record"]
 
 #: Fields every record has; a line without them is not a record.
 RECORD_FIELDS = {"dataset": str, "model": str, "split": str, "params_hash": str, "status": str}
+#: What a finished unit is recorded as.
+STATUSES = ("ok", "failed", "timeout")
+#: Numbers an ``ok`` record must carry, with their allowed range.
+OK_NUMBERS = {"accuracy": (0.0, 1.0), "n_train": (0, None), "n_test": (0, None)}
 
 
-def _is_record(obj) -> bool:
-    return isinstance(obj, dict) and all(isinstance(obj.get(k), t) for k, t in RECORD_FIELDS.items())
+class FolderInUseError(OutputError):
+    """Another run holds the results folder (one writer per folder)."""
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        dup = sorted(k for k, n in Counter(keys).items() if n > 1)
+        raise ValueError(f"duplicated key(s) {dup}")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError(f"non-finite number {name}")
+
+
+def parse_record(raw):
+    """One line of a store -> the record (a dict), or a ``str`` saying why it is not one.
+
+    The one schema every reader goes through: valid JSON without duplicated keys or
+    non-finite numbers, the :data:`RECORD_FIELDS` with their types, a known status,
+    and for an ``ok`` record a finite accuracy in [0, 1] and whole sizes.
+    """
+    try:
+        obj = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except RecursionError:
+        return "nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return str(exc).split(":")[0]
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    for key, kind in RECORD_FIELDS.items():
+        if not isinstance(obj.get(key), kind):
+            return f"no {key!r}" if key not in obj else f"{key!r} is not a {kind.__name__}"
+    if obj["status"] not in STATUSES:
+        return f"unknown status {obj['status']!r}"
+    if obj["status"] == "ok":
+        for key, (low, high) in OK_NUMBERS.items():
+            value = obj.get(key)
+            whole = key != "accuracy"
+            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                    or (whole and not isinstance(value, numbers.Integral))
+                    or not math.isfinite(value) or value < low
+                    or (high is not None and value > high)):
+                return f"an ok record without a valid {key!r}"
+    return obj
+
+
+def _write_atomically(path: Path, text: str, replace: bool) -> bool:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, fsync'd, then
+    linked or renamed into place). ``replace=False``: only if ``path`` does not exist
+    yet; returns False when another process made it first."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if replace:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)  # atomic: fails if the file exists
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 class RecordStore:
@@ -30,19 +109,26 @@ class RecordStore:
     Each record is written with one ``write`` on a file opened in append mode and
     fsync'd, so a crash loses at most the line being written. A torn last line
     (kill -9 in the middle of a write) is closed with a newline before the next
-    record, so it never swallows that record; unreadable lines and lines that are
-    not records are skipped with one warning naming them, and their units run again.
+    record, so it never swallows that record; lines that :func:`parse_record` refuses
+    (unreadable, duplicated keys, non-finite numbers, missing fields) are skipped with
+    one warning naming them, and their units run again.
 
     Ownership: the first run that writes to a folder leaves an owner file
     (``.mnistbench-owner.json``, never shipped: .gitignore'd in the repository)
-    with a random store id, and stamps it on each record. A run resumes only
-    records of its own store made on this machine, so records copied in from
-    elsewhere (the reference results of a clone, say) are never passed off as a
-    user's: they are recomputed, and ``report`` shows them only for a folder no run
-    has claimed.
+    with a random store id, made atomically, and stamps it on each record. A run
+    resumes only records of its own store made on this machine, so records copied
+    in from elsewhere (the reference results of a clone, say) are never passed off
+    as a user's: they are recomputed, and ``report`` shows them only for a folder no
+    run has claimed. A damaged owner file is repaired from the store id its records
+    carry, never by disowning them.
+
+    One writer: :meth:`writer` holds the folder's lock (``filelock``) for a whole run,
+    so a second run on the same folder waits or is told who holds it.
     """
 
     OWNER_FILE = ".mnistbench-owner.json"
+    LOCK_FILE = ".mnistbench.lock"
+    HOLDER_FILE = ".mnistbench-lock.json"
 
     def __init__(self, path):
         self.path = Path(path)
@@ -52,31 +138,115 @@ class RecordStore:
     def owner_path(self) -> Path:
         return self.path.parent / self.OWNER_FILE
 
-    def store_id(self, create=False):
-        """This folder's store id (None if no run claimed it; ``create`` claims it)."""
+    # ------------------------------------------------------------ checks and the lock
+    def check(self) -> None:
+        """Before any work: the records file, if there, is a regular file that can be
+        appended to (the same opening :meth:`append` uses), and the owner file is a
+        readable file or absent (a damaged one is repaired here, or the error says how)."""
+        check_writable_file(self.path)
+        if self.owner_path.is_dir():
+            raise OutputError(f"{self.owner_path} is a folder, not this folder's owner file; "
+                              "remove it or choose another --output")
+        self.store_id()
+
+    @contextlib.contextmanager
+    def writer(self, wait=False, say=None):
+        """Hold the folder's lock while the block runs: one writer per folder. The lock
+        goes with the process (a killed run leaves no stale lock). Held by another run:
+        ``wait`` queues behind it, otherwise :class:`FolderInUseError` names that run."""
+        from filelock import FileLock, Timeout  # noqa: PLC0415 - only for a run
+
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / self.LOCK_FILE)
         try:
-            owner = json.loads(self.owner_path.read_text())
-            if isinstance(owner, dict) and isinstance(owner.get("store_id"), str):
-                return owner["store_id"]
-        except (OSError, ValueError):
-            pass
-        if not create:
-            return None
-        store_id = uuid.uuid4().hex[:16]
+            lock.acquire(timeout=0)
+        except Timeout:
+            holder = self._holder()
+            if not wait:
+                raise FolderInUseError(
+                    f"{folder} is in use by another run ({holder}); wait for it to end, pass "
+                    "--wait to queue behind it, or choose another --output") from None
+            if say:
+                say(f"waiting for the other run on {folder} ({holder}) to end...")
+            lock.acquire()
+        holder_path = folder / self.HOLDER_FILE
+        try:
+            _write_atomically(holder_path, json.dumps({
+                "pid": os.getpid(), "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n", replace=True)
+            yield self
+        finally:
+            with contextlib.suppress(OSError):
+                holder_path.unlink()
+            lock.release()
+
+    def _holder(self) -> str:
+        try:
+            h = json.loads((self.path.parent / self.HOLDER_FILE).read_text())
+            return f"pid {h['pid']} on {h['host']}, started {h['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "pid and start time not known yet"
+
+    # ------------------------------------------------------------ ownership
+    def store_id(self, create=False):
+        """This folder's store id (None if no run claimed it; ``create`` claims it).
+
+        The owner file is made atomically, so two first appends agree on one id. A
+        damaged one (torn, empty, not JSON) is repaired from the store id the folder's
+        records carry; when they carry several, an :class:`OutputError` says how to
+        choose, and nothing is disowned.
+        """
+        try:
+            text = self.owner_path.read_text()
+        except FileNotFoundError:
+            text = None
+        except IsADirectoryError:
+            raise OutputError(f"{self.owner_path} is a folder, not this folder's owner file; "
+                              "remove it or choose another --output") from None
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text is not None:
+            store_id = _owner_id(text)
+            if store_id is None:
+                store_id = self._repair_owner()
+            if store_id is not None or not create:
+                return store_id
+            # damaged, and no record of this folder's own to repair it from: claim anew
+            return self._claim(replace=True)
+        return self._claim(replace=False) if create else None
+
+    def _claim(self, replace):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.owner_path.write_text(json.dumps({
-            "store_id": store_id, "host": host_description(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "note": "written by mnistbench: records stamped with this id are this folder's own "
-                    "and may be resumed; do not copy this file with the records",
-        }, indent=1) + "\n")
+        store_id = uuid.uuid4().hex[:16]
+        if _write_atomically(self.owner_path, _owner_text(store_id), replace=replace):
+            return store_id
+        return self.store_id()  # another process claimed it first: its id is ours
+
+    def _repair_owner(self):
+        ids = Counter(r.get("store") for r in self.load(warn=False)
+                      if isinstance(r.get("store"), str) and r.get("host") == host_description())
+        if not ids:
+            return None  # nothing of this folder's own to lose: a new claim starts afresh
+        if len(ids) > 1:
+            shown = ", ".join(f"{k} ({n} records)" for k, n in ids.most_common())
+            best = ids.most_common(1)[0][0]
+            raise OutputError(
+                f"{self.owner_path} is damaged and this folder's records carry several store "
+                f"ids: {shown}; write the one of this folder's own runs into it, e.g. "
+                f"""echo '{{"store_id": "{best}"}}' > {self.owner_path}""")
+        (store_id,) = ids
+        _write_atomically(self.owner_path, _owner_text(store_id), replace=True)
+        warnings.warn(f"{self.owner_path} was damaged; repaired from the store id its "
+                      f"{ids[store_id]} record(s) carry ({store_id})", stacklevel=3)
         return store_id
 
+    # ------------------------------------------------------------ records
     def append(self, record: dict) -> None:
         """Append one record, stamped with this folder's store id."""
         record = {**record, "store": self.store_id(create=True)}
         line = (json.dumps(record, default=_json_default) + "\n").encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_regular_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -91,24 +261,23 @@ class RecordStore:
         if not self.path.exists():
             return []
         records, bad = [], []
-        with open(self.path, "rb") as fh:
+        with os.fdopen(open_regular_file(self.path, os.O_RDONLY), "rb") as fh:
             for number, raw in enumerate(fh, 1):
                 if not raw.strip():
                     continue
-                try:
-                    obj = json.loads(raw)
-                except ValueError:
-                    obj = None
-                if _is_record(obj):
+                obj = parse_record(raw)
+                if isinstance(obj, dict):
                     records.append(obj)
                 else:
-                    bad.append(number)
+                    bad.append((number, obj))
         if bad and warn and bad != self._skipped:
             self._skipped = bad
-            shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+            shown = ", ".join(str(n) for n, _ in bad[:10]) + (" ..." if len(bad) > 10 else "")
+            why = "; ".join(f"line {n}: {why}" for n, why in bad[:3]) + (
+                "; ..." if len(bad) > 3 else "")
             warnings.warn(
                 f"{self.path}: skipped {len(bad)} line(s) that are not records (line {shown}): "
-                "an interrupted write or an edited file; their units are run again",
+                f"an interrupted write or an edited file ({why}); their units are run again",
                 stacklevel=2)
         return records
 
@@ -127,6 +296,24 @@ class RecordStore:
         """The records a report shows: the folder's own once a run has claimed it, else
         all of them (a folder of reference results)."""
         return self.own_records() if self.store_id() else self.load()
+
+
+def _owner_text(store_id) -> str:
+    return json.dumps({
+        "store_id": store_id, "host": host_description(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "note": "written by mnistbench: records stamped with this id are this folder's own "
+                "and may be resumed; do not copy this file with the records",
+    }, indent=1) + "\n"
+
+
+def _owner_id(text):
+    try:
+        owner = json.loads(text)
+    except ValueError:
+        return None
+    store_id = owner.get("store_id") if isinstance(owner, dict) else None
+    return store_id if isinstance(store_id, str) and store_id else None
 
 
 def _json_default(obj):

@@ -1,6 +1,7 @@
 """``run_benchmark``: the public entry of a run, in its steps.
 
-1. :func:`prepare_run`: check every option, the output folder and the data before any work;
+1. :func:`prepared_run`: check every option, the output folder and the data before any
+   work, then hold the folder's lock;
 2. :func:`plan_todo`: the run's units, less those this folder already holds;
 3. :func:`execute_units`: run them (local processes or Dask), each record stored as it ends;
 4. the report, from this folder's own records of the run.
@@ -8,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing as mp
 import os
 import sys
 import time
@@ -18,8 +21,9 @@ import numpy as np
 from mnistbench.corruptions import plot_corruptions
 from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
 from mnistbench.errors import UsageError, check_writable_file
-from mnistbench.harness.local import run_units, threads_for
-from mnistbench.harness.options import RunOptions
+from mnistbench.harness.execute import stratified_subsample
+from mnistbench.harness.local import EXIT_UNGUARDED, run_units, threads_for
+from mnistbench.harness.options import RunOptions, names_of
 from mnistbench.harness.records import RecordStore
 from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
@@ -28,7 +32,7 @@ from mnistbench.models import MODELS
 from mnistbench.report import save_figure, slug, write_report
 from mnistbench.robustness import corrupted_sets
 
-__all__ = ["run_benchmark"]
+__all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark"]
 
 
 def run_benchmark(datasets=None, models=None, preset="default", **options):
@@ -57,29 +61,33 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
+    check_not_bootstrapping()
     opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
-        return _run(list(datasets or DATASETS), list(models or MODELS), opts)
+        return _run(names_of(datasets, "datasets", DATASETS, logger.info),
+                    names_of(models, "models", MODELS, logger.info), opts)
 
 
 run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
 
 
 def _run(datasets, models, opts: RunOptions):
-    preset, store, fingerprints = prepare_run(datasets, models, opts)
-    n_workers, threads = worker_layout(opts)
-    units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
-                       threads=threads, verbose=0 if opts.quiet else (2 if opts.verbose else 1),
-                       fingerprints=fingerprints, tune=opts.tune)
-    planned = {u.key for u in units}  # exactly this run's units: no stale parameters
-    todo = plan_todo(units, planned, store, preset)
-    started = time.monotonic()
-    statuses = execute_units(todo, store, opts, n_workers, threads)
-    if statuses.get("failed") or statuses.get("timeout"):
-        logger.info(f"{statuses.get('failed', 0)} unit(s) failed, {statuses.get('timeout', 0)} "
-                    "timed out: see the status column and records.jsonl")
-    df = write_report([r for r in store.own_records() if record_key(r) in planned],
-                      opts.output, preset.name, opts.seed, figures=opts.figures)
+    with prepared_run(datasets, models, opts) as (preset, store, fingerprints):
+        n_workers, threads = worker_layout(opts)
+        units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
+                           threads=threads,
+                           verbose=0 if opts.quiet else (2 if opts.verbose else 1),
+                           fingerprints=fingerprints, tune=opts.tune)
+        planned = {u.key for u in units}  # exactly this run's units: no stale parameters
+        todo = plan_todo(units, planned, store, preset)
+        started = time.monotonic()
+        statuses = execute_units(todo, store, opts, n_workers, threads)
+        if statuses.get("failed") or statuses.get("timeout"):
+            logger.info(f"{statuses.get('failed', 0)} unit(s) failed, "
+                        f"{statuses.get('timeout', 0)} timed out: see the status column and "
+                        "records.jsonl")
+        df = write_report([r for r in store.own_records() if record_key(r) in planned],
+                          opts.output, preset.name, opts.seed, figures=opts.figures)
     minutes = (time.monotonic() - started) / 60
     logger.info(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written "
                 f"to {Path(opts.output)}/")
@@ -96,36 +104,71 @@ def worker_layout(opts: RunOptions) -> tuple[int, int]:
     return n_workers, opts.threads or (1 if opts.scheduler else threads_for(n_workers))
 
 
-def prepare_run(datasets, models, opts: RunOptions):
-    """Everything that can fail before any work: options, output folder, data."""
+def check_not_bootstrapping():
+    """Leave a worker process quietly if it is re-running the user's script.
+
+    Worker processes are started with "spawn", which imports the caller's main module
+    again; a script that calls ``run_benchmark`` outside ``if __name__ == "__main__":``
+    would call it again in every worker. That worker exits at once with
+    :data:`~mnistbench.harness.local.EXIT_UNGUARDED`, and the run in the parent stops with
+    one error that names the fix.
+    """
+    if getattr(mp.current_process(), "_inheriting", False):
+        os._exit(EXIT_UNGUARDED)
+
+
+@contextlib.contextmanager
+def prepared_run(datasets, models, opts: RunOptions, derive=None):
+    """Everything that can fail before any work (options, output folder, data), then the
+    folder's lock for the whole run: yields ``(preset, store, fingerprints)``.
+    ``derive(preset)``: the preset the run really uses (the learning curve's)."""
     preset = opts.check(datasets, models)
+    if derive is not None:
+        preset = derive(preset)
     store = RecordStore(Path(opts.output) / "records.jsonl")
     # An output that cannot be written would lose every unit computed (this also checks
-    # the folder: a file in its place, no write permission).
+    # the folder: a file in its place, no write permission, a FIFO or a device for the
+    # records, a damaged owner file).
     check_writable_file(store.path)
-    if "mnist" in datasets:  # fetch/verify once, here, with a clear error if impossible
-        load_dataset("mnist", verbose=not opts.quiet, **opts.data_options)
+    store.check()
+    fingerprints = check_data(datasets, preset, opts)
+    with store.writer(wait=opts.wait, say=logger.info):
+        if preset.robustness:  # corrupted test sets made once here, not by every worker
+            for name in datasets:
+                ds = load_dataset(name, **_data_options(name, opts))
+                sets = corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
+                if opts.figures:  # what the corruptions do, on this dataset's first subset image
+                    fig = plot_corruptions(ds.X_test[sets["indices"][0]], opts.seed,
+                                           ds.pixel_max)
+                    save_figure(fig, opts.output, f"{slug(name)}_corruptions")
+        yield preset, store, fingerprints
+
+
+def _data_options(name, opts):
+    return {} if name.startswith(FOLDER_PREFIX) else opts.data_options
+
+
+def check_data(datasets, preset, opts: RunOptions) -> dict:
+    """Load every dataset once (MNIST fetched and verified, a folder read and cached),
+    with clear errors, and check that each class of the CV sample has at least one image
+    per fold. Returns the folder datasets' fingerprints."""
     fingerprints = {}
-    for name in datasets:  # read (and cache) a folder once, here, with clear errors
+    for name in datasets:
+        ds = load_dataset(name, verbose=not opts.quiet, **_data_options(name, opts))
         if name.startswith(FOLDER_PREFIX):
-            ds = load_dataset(name, verbose=not opts.quiet)
-            smallest = int(np.unique(ds.y_train, return_counts=True)[1].min())
-            if smallest < preset.cv:
-                raise UsageError(
-                    f"{name}: a class has only {smallest} training image(s), fewer than the "
-                    f"{preset.cv} CV folds; add images or pass --cv {max(2, smallest)}"
-                )
             fingerprints[name] = ds.extra["fingerprint"]
-    if preset.robustness:  # corrupted test sets made once here, not by every worker
-        for name in datasets:
-            ds = load_dataset(name, **({} if name.startswith(FOLDER_PREFIX) else
-                                       opts.data_options))
-            sets = corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
-            if opts.figures:  # what the corruptions do, on this dataset's first subset image
-                fig = plot_corruptions(ds.X_test[sets["indices"][0]], opts.seed, ds.pixel_max)
-                Path(opts.output).mkdir(parents=True, exist_ok=True)
-                save_figure(fig, opts.output, f"{slug(name)}_corruptions")
-    return preset, store, fingerprints
+        if not preset.cv:
+            continue
+        _, y_cv = stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, opts.seed)
+        smallest = int(np.unique(y_cv, return_counts=True)[1].min())
+        if smallest < preset.cv:
+            more = "add images or " if name.startswith(FOLDER_PREFIX) else ""
+            raise UsageError(
+                f"{name}: a class has only {smallest} image(s) in the cross-validation "
+                f"sample, fewer than the {preset.cv} CV folds; {more}pass --cv "
+                f"{max(2, smallest)} or fewer"
+            )
+    return fingerprints
 
 
 def plan_todo(units, planned, store: RecordStore, preset):
