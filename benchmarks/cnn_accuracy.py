@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,
                 padding="valid", dropout=0.0, lr_schedule="constant")

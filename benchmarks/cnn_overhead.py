@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, now  # noqa: E402
+from _common import RESULTS, machine, now
 
 
 def main():
@@ -30,13 +30,13 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
 
+    import keras
+    import numpy as np
+
     from mnistbench import load_dataset
     from mnistbench.architectures import build_cnn
     from mnistbench.architectures import make_optimizer as _make_optimizer
     from mnistbench.cnn import KerasCNNClassifier
-
-    import keras
-    import numpy as np
 
     ds = load_dataset("mnist")
     X, y = ds.X_train[: args.n], ds.y_train[: args.n]

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TARGET = 0.99
 OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"

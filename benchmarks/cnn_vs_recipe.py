@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     RESULTS,
     append_jsonl,
     bench_page,
@@ -42,7 +42,7 @@ from _common import (  # noqa: E402
     now,
     read_jsonl,
 )
-from cnn_accuracy import TUTORIAL  # noqa: E402
+from cnn_accuracy import TUTORIAL
 
 OUT = RESULTS / "bench" / "cnn_vs_recipe.jsonl"
 ARCHS = ("baseline", "batchnorm", "deep")
@@ -138,7 +138,7 @@ def _rows(records, a, b, lead_name):
             f"{a} test %": f"{100 * np.mean(arm[a][0]):.2f}",
             f"{b} test %": f"{100 * np.mean(arm[b][0]):.2f}",
             f"{lead_name} (pts)": f"{lead:+.2f}",
-            "per seed": " / ".join(f"{100 * (x - y):+.2f}" for x, y in zip(arm[a][0], arm[b][0])),
+            "per seed": " / ".join(f"{100 * (x - y):+.2f}" for x, y in zip(arm[a][0], arm[b][0], strict=True)),
             f"{a} fit s": f"{np.mean(arm[a][1]):.1f}", f"{b} fit s": f"{np.mean(arm[b][1]):.1f}",
             "_lead": lead,
         })

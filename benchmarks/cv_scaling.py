@@ -24,8 +24,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    CLASSIC_MODELS, RESULTS, machine, now, scaling_preset, timed_scaling_run,
+from _common import (
+    CLASSIC_MODELS,
+    RESULTS,
+    machine,
+    now,
+    scaling_preset,
+    timed_scaling_run,
 )
 
 #: (backend, workers, threads per worker; None = cores // workers)
@@ -46,7 +51,7 @@ def main():
                      "threads_per_worker": threads or max(1, (os.cpu_count() or 1) // workers),
                      "wall_seconds": round(wall, 1),
                      "unit_seconds_sum": round(unit_s, 1),
-                     "test_accuracy": dict(zip(df["model"], df["test_accuracy"]))})
+                     "test_accuracy": dict(zip(df["model"], df["test_accuracy"], strict=True))})
         print(rows[-1], file=sys.stderr, flush=True)
     base = rows[0]["wall_seconds"]  # 1 worker using every core
     single = rows[-1]["wall_seconds"]  # 1 worker, 1 thread: pure unit-level parallelism

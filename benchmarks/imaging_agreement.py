@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, markdown_table, now  # noqa: E402
+from _common import RESULTS, machine, markdown_table, now
 
 
 def write_markdown(record):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, append_jsonl, machine, now, markdown_table, read_jsonl  # noqa: E402
+from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "models.jsonl"
 TARGETS = {"logreg": 0.92, "random-forest": 0.97, "svc": 0.983, "xgboost": 0.978, "hog-svm": 0.99,

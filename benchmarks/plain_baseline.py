@@ -20,8 +20,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    CLASSIC_MODELS, RESULTS, machine, now, scaling_preset, timed_scaling_run,
+from _common import (
+    CLASSIC_MODELS,
+    RESULTS,
+    machine,
+    now,
+    scaling_preset,
+    timed_scaling_run,
 )
 
 

@@ -40,8 +40,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, bench_page, machine, now  # noqa: E402
-from cnn_accuracy import TUTORIAL  # noqa: E402
+from _common import RESULTS, bench_page, machine, now
+from cnn_accuracy import TUTORIAL
 
 OUT = RESULTS / "bench" / "tutorial_protocol"
 ARCHS = ("baseline", "batchnorm", "deep")

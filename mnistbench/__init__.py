@@ -4,6 +4,8 @@ Heavy libraries (TensorFlow/Keras, XGBoost) are imported lazily: importing
 ``mnistbench`` or running ``python -m mnistbench --help`` does not load them.
 """
 
+import importlib
+
 from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS, Dataset, load_dataset, load_image_folder
 
@@ -42,8 +44,6 @@ _LAZY = {
 def __getattr__(name):
     # Keeps `import mnistbench` free of TensorFlow's start-up cost.
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mnistbench' has no attribute {name!r}")
 

@@ -208,9 +208,9 @@ def warn_if_useless(problem, history, y_encoded, learning_rate, stacklevel=2,
     """Turn what the monitor saw into one plain-words warning, at the user's call site;
     with ``convergence``, also warn when the fit ended unconverged (``unconverged``)."""
     advice = (
-        "Likely causes: learning rate too high (learning_rate={lr}; try {lr10:g}), "
+        f"Likely causes: learning rate too high (learning_rate={learning_rate}; try {learning_rate / 10 or 1e-3:g}), "
         "inputs with extreme values, or too few epochs."
-    ).format(lr=learning_rate, lr10=learning_rate / 10 or 1e-3)
+    )
     if problem and problem[0] == "nan":
         warnings.warn(
             f"Training stopped at epoch {problem[1]}: the loss became {problem[2]}. "

@@ -99,7 +99,7 @@ def motion_blur(x, rng):
     radius, sigma = _px(10, side), 3 * side / _REF
     angles = np.deg2rad(rng.uniform(-45, 45, size=len(x)))
     return np.stack([ndimage.convolve(im, _streak_kernel(radius, sigma, a), mode="constant")
-                     for im, a in zip(x, angles)])
+                     for im, a in zip(x, angles, strict=True)])
 
 
 # ----------------------------------------------------------------------- geometry
@@ -134,7 +134,7 @@ def translate(x, rng):
     step = _px(3, x.shape[-1])
     signs = rng.choice([-1, 1], size=(len(x), 2))
     out = np.zeros(x.shape)
-    for i, (im, (dr, dc)) in enumerate(zip(x, signs * step)):
+    for i, (im, (dr, dc)) in enumerate(zip(x, signs * step, strict=True)):
         out[i] = ndimage.shift(im, (dr, dc), order=0, mode="constant", cval=0.0)
     return out
 
@@ -200,7 +200,7 @@ def _draw(x, rng, segments, dotted):
         pts = np.stack([rng.integers(0, h, segments + 1), rng.integers(0, w, segments + 1)], 1)
         if segments == 1:  # a line from one side to the other
             pts = np.array([[rng.integers(0, h), 0], [rng.integers(0, h), w - 1]])
-        for (r0, c0), (r1, c1) in zip(pts[:-1], pts[1:]):
+        for (r0, c0), (r1, c1) in zip(pts[:-1], pts[1:], strict=True):
             rr, cc, val = draw.line_aa(int(r0), int(c0), int(r1), int(c1))
             keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
             rr, cc, val = rr[keep], cc[keep], val[keep]
@@ -303,7 +303,7 @@ def load_mnist_c(root, corruption, split="test"):
 
 def plot_corruptions(image, seed=0, pixel_max=255):
     """A matplotlib figure of one digit under every corruption (n/a where not applicable)."""
-    from matplotlib.figure import Figure  # a Figure, not pyplot: no backend switched
+    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy; a Figure, not pyplot
 
     image = np.asarray(image, dtype=np.uint8)
     fig = Figure(figsize=(12, 3.4))
@@ -311,7 +311,7 @@ def plot_corruptions(image, seed=0, pixel_max=255):
     panels = [("clean", image)] + [
         (name, corrupt(image, name, seed, pixel_max) if applicable(name, image.shape)[0] else None)
         for name in CORRUPTIONS]
-    for ax, (name, im) in zip(axes.ravel(), panels):
+    for ax, (name, im) in zip(axes.ravel(), panels, strict=False):
         ax.set_axis_off()
         ax.set_title(name.replace("_", " "), fontsize=8)
         if im is None:

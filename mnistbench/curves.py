@@ -91,13 +91,13 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
         "training images": df["size"].map(lambda s: f"{s:,}"),
         "test accuracy % (mean ± std)": [
             "" if pd.isna(m) else (f"{100 * m:.2f}" if n < 2 else f"{100 * m:.2f} ± {100 * s:.2f}")
-            for m, s, n in zip(df["accuracy_mean"], df["accuracy_std"], df["subsamples"])],
+            for m, s, n in zip(df["accuracy_mean"], df["accuracy_std"], df["subsamples"], strict=True)],
         "min–max %": [f"{pct(lo)}–{pct(hi)}" if n >= 2 else "" for lo, hi, n in
-                      zip(df["accuracy_min"], df["accuracy_max"], df["subsamples"])],
+                      zip(df["accuracy_min"], df["accuracy_max"], df["subsamples"], strict=True)],
         "subsamples": df["subsamples"].astype(str),
         "fit s": df["fit_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
         "notes": [", ".join(t for t in (f"{f} failed" if f else "", f"{w} warned" if w else "")
-                            if t) for f, w in zip(df["failed"], df["warned"])],
+                            if t) for f, w in zip(df["failed"], df["warned"], strict=True)],
     })
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -234,7 +234,7 @@ def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
             with tempfile.TemporaryDirectory(prefix="mnistbench-") as tmp:
                 try:
                     arrays = verify_mnist(fetch(Path(tmp), verbose))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - any failure of one source: try the next
                     attempts.append(f"{name}: {exc}")
                     log_progress(f"  {name} failed: {exc}", verbose)
                     continue
@@ -311,8 +311,8 @@ def load_digits_dataset(
         Accepted for a uniform ``load_dataset`` call (``data_file``, ``cache``,
         ``download``...) and ignored: digits ships with scikit-learn.
     """
-    from sklearn.datasets import load_digits  # noqa: PLC0415
-    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+    from sklearn.datasets import load_digits  # noqa: PLC0415 - loaded lazily, only when used
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - loaded lazily, only when used
 
     bunch = load_digits()
     images = bunch.images

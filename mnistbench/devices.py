@@ -60,18 +60,18 @@ def import_keras_quietly():
     gets TensorFlow's own behaviour.
     """
     if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import keras  # noqa: PLC0415
-        import scikeras.wrappers  # noqa: F401, PLC0415
+        import keras  # noqa: PLC0415 - loaded lazily, only when used
+        import scikeras.wrappers  # noqa: PLC0415 - loaded lazily, only when used
 
         return keras
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
         with _native_stderr_to_devnull():
-            import keras  # noqa: PLC0415
-            import scikeras.wrappers  # noqa: F401, PLC0415
+            import keras  # noqa: PLC0415 - loaded lazily, only when used
+            import scikeras.wrappers  # noqa: F401, PLC0415 - loaded lazily, only when used
 
             if keras.config.backend() == "tensorflow":
-                import tensorflow as tf  # noqa: PLC0415
+                import tensorflow as tf  # noqa: PLC0415 - loaded lazily, only when used
 
                 tf.config.list_physical_devices("GPU")  # the cuInit probe logs here
                 # "N out of the last N calls ... triggered tf.function retracing": expected
@@ -90,24 +90,24 @@ def keras_device() -> str:
 
     Asked once per process: the backend's device list does not change after start-up.
     """
-    import keras  # noqa: PLC0415
+    import keras  # noqa: PLC0415 - loaded lazily, only when used
 
     backend = keras.config.backend()
     gpu_names: list[str] = []
     try:
         if backend == "tensorflow":
-            import tensorflow as tf  # noqa: PLC0415
+            import tensorflow as tf  # noqa: PLC0415 - loaded lazily, only when used
 
             gpus = tf.config.list_physical_devices("GPU")
             for gpu in gpus:
                 details = tf.config.experimental.get_device_details(gpu)
                 gpu_names.append(details.get("device_name", gpu.name))
         elif backend == "jax":
-            import jax  # noqa: PLC0415
+            import jax  # noqa: PLC0415 - loaded lazily, only when used
 
             gpu_names = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
         elif backend == "torch":
-            import torch  # noqa: PLC0415
+            import torch  # noqa: PLC0415 - loaded lazily, only when used
 
             if torch.cuda.is_available():
                 gpu_names = [torch.cuda.get_device_name(i)
@@ -147,7 +147,7 @@ def resolve_precision(precision="auto") -> str:
     """
     if precision != "auto":
         return precision
-    import keras  # noqa: PLC0415
+    import keras  # noqa: PLC0415 - loaded lazily, only when used
 
     if (keras.config.backend() == "tensorflow" and keras_device().startswith("cpu")
             and cpu_has_native_bf16()):
@@ -167,7 +167,7 @@ def resolve_steps_per_execution(steps_per_execution="auto", callbacks=None) -> i
     """
     if steps_per_execution != "auto":
         return int(steps_per_execution)
-    import keras  # noqa: PLC0415
+    import keras  # noqa: PLC0415 - loaded lazily, only when used
 
     base = keras.callbacks.Callback
     hooks = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
@@ -186,7 +186,7 @@ def xgboost_cuda_available() -> bool:
     it warns "No visible GPU is found" and falls back to the CPU.
     """
     try:
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb  # noqa: PLC0415 - loaded lazily, only when used
     except ImportError:
         return False
     if not xgb.build_info().get("USE_CUDA", False):
@@ -286,7 +286,7 @@ def system_info() -> dict:
     except Exception as exc:  # noqa: BLE001 - report, do not crash the report
         info["keras_device"] = f"unavailable ({type(exc).__name__}: {exc})"
     try:
-        import xgboost as xgb  # noqa: PLC0415
+        import xgboost as xgb  # noqa: PLC0415 - loaded lazily, only when used
 
         info["xgboost"] = xgb.__version__
         info["xgboost_built_with_cuda"] = bool(xgb.build_info().get("USE_CUDA", False))

@@ -433,7 +433,7 @@ def deskew(images):
     -------
     ndarray of shape (n, h, w), float32
     """
-    from scipy import ndimage  # noqa: PLC0415
+    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
 
     images = np.asarray(images)
     n, h, w = images.shape

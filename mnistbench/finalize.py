@@ -110,7 +110,7 @@ def _train_final(model_name, dataset, output, params, seed, device, data_options
     }
     try:
         written = save_model(model, path, info)
-    except Exception as exc:  # never lose a long fit to a full disk or a bad path
+    except Exception as exc:  # noqa: BLE001 - never lose a long fit to a full disk or a bad path
 
         rescue = Path(tempfile.mkdtemp(prefix="mnistbench-")) / ("model" + suffix_for(model))
         written = save_model(model, rescue, info)
@@ -193,7 +193,7 @@ def predict_files(paths, model_path, *, trust=False, multiple=True, top=3):
         X = np.concatenate([pi.digits for pi in prepared])
         scores, kind = _scores(model, X)
         i = 0
-        for r, pi in zip(ok, prepared):
+        for r, pi in zip(ok, prepared, strict=True):
             for row in scores[i:i + len(pi.digits)]:
                 order = np.argsort(-row, kind="stable")[:top]
                 low = bool(row[order[0]] < LOW_CONFIDENCE) if calibrated and kind == "probability" \

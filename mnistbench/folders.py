@@ -96,14 +96,14 @@ def _folder_split(root, arrays, test_size, random_state):
     """The folder's own train/test split, or a stratified split of all its images."""
     if "x_all" not in arrays:
         return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
-    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - loaded lazily, only when used
 
     y = arrays["y_all"]
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < 2:
         raise DataVerificationError(
             f"{root}: every class needs at least 2 readable images for a train/test split "
-            f"(class sizes: {dict(zip(*np.unique(y, return_counts=True)))})"
+            f"(class sizes: {dict(zip(*np.unique(y, return_counts=True), strict=True))})"
         )
     X_train, X_test, y_train, y_test = train_test_split(
         arrays["x_all"], y, test_size=test_size, stratify=y, random_state=random_state)

@@ -105,7 +105,7 @@ def load_image(path, max_side=MAX_SIDE, max_pixels=MAX_PIXELS) -> np.ndarray:
         Missing file, a file that is not an image, or an image too large to
         decode within the memory bound.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415
+    from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415 - loaded lazily, only when used
 
     path = Path(path)
     if not path.exists():
@@ -168,7 +168,7 @@ def _grey_from_pil(img) -> np.ndarray:
 
 def _as_grey(image) -> np.ndarray:
     """An array image (grey or RGB/RGBA, integer or float) as float grey in [0, 1]."""
-    from skimage.color import rgb2gray, rgba2rgb  # noqa: PLC0415
+    from skimage.color import rgb2gray, rgba2rgb  # noqa: PLC0415 - loaded lazily, only when used
 
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[-1] == 1:
@@ -217,8 +217,8 @@ def to_mnist(image, multiple=True, source="array") -> PreparedImage:
     BlankImageError
         The image is (nearly) uniform: no ink to read.
     """
-    from scipy import ndimage  # noqa: PLC0415
-    from skimage import filters, measure  # noqa: PLC0415
+    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage import filters, measure  # noqa: PLC0415 - loaded lazily, only when used
 
     grey = _as_grey(image)
     h, w = grey.shape
@@ -279,8 +279,8 @@ def to_mnist(image, multiple=True, source="array") -> PreparedImage:
 def _flatten_background(ink):
     """Subtract uneven lighting: a grey opening (larger than any stroke) of a
     block-averaged copy, smoothed and resized back, is the background."""
-    from scipy import ndimage  # noqa: PLC0415
-    from skimage.transform import resize  # noqa: PLC0415
+    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage.transform import resize  # noqa: PLC0415 - loaded lazily, only when used
 
     h, w = ink.shape
     f = max(1, max(h, w) // 128)
@@ -296,7 +296,7 @@ def _group_components(keep, objects, merge_all):
     """Labels grouped into digits: components whose columns overlap belong together."""
     if merge_all:
         return [list(keep)]
-    spans = sorted(((objects[i - 1][1].start, objects[i - 1][1].stop, i) for i in keep))
+    spans = sorted((objects[i - 1][1].start, objects[i - 1][1].stop, i) for i in keep)
     groups, g_start, g_stop = [], None, None
     for start, stop, i in spans:
         if groups:
@@ -313,9 +313,9 @@ def _group_components(keep, objects, merge_all):
 
 def _place(patch, mask):
     """Crop-tight patch (0-1, ink bright) -> 28x28 uint8 MNIST digit."""
-    from scipy import ndimage  # noqa: PLC0415
-    from skimage.morphology import skeletonize  # noqa: PLC0415
-    from skimage.transform import resize  # noqa: PLC0415
+    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage.morphology import skeletonize  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage.transform import resize  # noqa: PLC0415 - loaded lazily, only when used
 
     rows, cols = np.flatnonzero(patch.any(1)), np.flatnonzero(patch.any(0))
     patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]

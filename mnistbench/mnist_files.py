@@ -73,9 +73,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             )
         if name == "_reconstruct":
             try:
-                from numpy._core.multiarray import _reconstruct  # noqa: PLC0415
+                from numpy._core.multiarray import _reconstruct  # noqa: PLC0415 - its module moved in NumPy 2
             except ImportError:  # NumPy < 2
-                from numpy.core.multiarray import _reconstruct  # noqa: PLC0415
+                from numpy.core.multiarray import _reconstruct  # noqa: PLC0415 - NumPy 1 name
             return _reconstruct
         return getattr(np, name)
 
@@ -217,10 +217,10 @@ def _atomic_save_npz(path: Path, arrays: dict) -> None:
 # --------------------------------------------------------------------------- #
 def _download_keras(dest_dir: Path, verbose: bool) -> dict:
     """Download Keras's ``mnist.npz`` (with a progress bar) and read it."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm  # noqa: PLC0415 - loaded lazily, only when used
 
     target = dest_dir / "keras-mnist.npz"
-    with urllib.request.urlopen(KERAS_MNIST_URL, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(KERAS_MNIST_URL, timeout=30) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         with open(target, "wb") as fh, tqdm(
             total=total, unit="B", unit_scale=True, desc="mnist.npz", disable=not verbose

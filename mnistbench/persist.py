@@ -98,7 +98,7 @@ def save_model(model, path, info: dict) -> Path:
         if want == ".keras":
             model.save(tmp, metadata=meta)  # merged into its own mnistbench.json
         else:
-            import skops.io as sio  # noqa: PLC0415
+            import skops.io as sio  # noqa: PLC0415 - loaded lazily, only when used
 
             sio.dump(model, tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
@@ -152,10 +152,10 @@ def load_model(path, trust=False):
     meta = read_metadata(path)
     try:
         if path.suffix == ".keras":
-            from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415
+            from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415 - loaded lazily, only when used
 
             return KerasCNNClassifier.load(path), meta
-        import skops.io as sio  # noqa: PLC0415
+        import skops.io as sio  # noqa: PLC0415 - loaded lazily, only when used
 
         untrusted = sio.get_untrusted_types(file=path)
         unknown = sorted(set(untrusted) - TRUSTED_TYPES)

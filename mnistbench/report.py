@@ -181,20 +181,20 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
         "model": df["model"],
         "CV accuracy % (mean ± std)": [
             "" if pd.isna(m) else f"{100 * m:.2f} ± {100 * s:.2f} ({n} folds)"
-            for m, s, n in zip(df["cv_accuracy_mean"], df["cv_accuracy_std"], df["cv_folds"])
+            for m, s, n in zip(df["cv_accuracy_mean"], df["cv_accuracy_std"], df["cv_folds"], strict=True)
         ],
         "CV 95 % CI (corrected)": [interval(lo, hi) for lo, hi in
-                                   zip(df["cv_ci_low"], df["cv_ci_high"])],
+                                   zip(df["cv_ci_low"], df["cv_ci_high"], strict=True)],
         "test accuracy %": df["test_accuracy"].map(pct),
         "test 95 % CI (Wilson)": [interval(lo, hi) for lo, hi in
-                                  zip(df["test_ci_low"], df["test_ci_high"])],
+                                  zip(df["test_ci_low"], df["test_ci_high"], strict=True)],
         "group": df["group"],
         "test macro F1": df["test_macro_f1"].map(lambda x: "" if pd.isna(x) else f"{x:.4f}"),
         "fit s": df["fit_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.1f}"),
         "predict s": df["predict_seconds"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
         "device": df["device"],
         "status": [_status_cell(s, e, w) for s, e, w in
-                   zip(df["status"], df["error"], df["warnings"])],
+                   zip(df["status"], df["error"], df["warnings"], strict=True)],
     })
     return shown
 
@@ -346,7 +346,7 @@ def _fold_boxplot(dataset, mine, order):
 
 def _learning_curves(dataset, model, curves):
     """A deep model's curves, one colour per fold (train solid, validation dashed)."""
-    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - loaded lazily, only when used
 
     fig, (ax_loss, ax_acc) = new_figure(2, 1, figsize=(6, 6), sharex=True)
     for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
@@ -369,7 +369,7 @@ def _learning_curves(dataset, model, curves):
 
 def _confusion_best(dataset, tests):
     """The best model's confusion matrix on the test split (scikit-learn's display)."""
-    from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415
+    from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415 - loaded lazily, only when used
 
     best = max(tests, key=lambda r: r["accuracy"])
     fig, ax = new_figure(figsize=(5.5, 5))
@@ -382,7 +382,7 @@ def _confusion_best(dataset, tests):
 
 
 def _accuracy_vs_time(dataset, tests):
-    from matplotlib.ticker import NullFormatter  # noqa: PLC0415
+    from matplotlib.ticker import NullFormatter  # noqa: PLC0415 - loaded lazily, only when used
 
     fig, ax = new_figure(figsize=(6, 4))
     for r in tests:

@@ -25,7 +25,7 @@ from mnistbench.devices import import_keras_quietly
 
 keras = import_keras_quietly()
 
-from scikeras.wrappers import BaseWrapper, KerasClassifier  # noqa: E402
+from scikeras.wrappers import BaseWrapper, KerasClassifier  # noqa: E402 - after the quiet Keras import
 
 __all__ = ["OVERRIDDEN_HOOKS", "TESTED_SCIKERAS", "KerasClassifierBase", "canonical_order"]
 

@@ -60,7 +60,7 @@ def decode_predictions(stored: dict):
 # --------------------------------------------------------------------------- intervals
 def wilson_interval(correct: int, n: int, alpha=ALPHA):
     """95 % Wilson score interval of an accuracy of ``correct`` out of ``n``."""
-    from statsmodels.stats.proportion import proportion_confint  # noqa: PLC0415
+    from statsmodels.stats.proportion import proportion_confint  # noqa: PLC0415 - loaded lazily, only when used
 
     low, high = proportion_confint(correct, n, alpha=alpha, method="wilson")
     return float(low), float(high)
@@ -78,7 +78,7 @@ def corrected_cv_interval(fold_scores, n_train, n_test, alpha=ALPHA):
     ``n_train`` and ``n_test`` are the sizes of one fold's training and validation
     parts. Needs at least two folds (else the interval is NaN).
     """
-    from scipy import stats  # noqa: PLC0415
+    from scipy import stats  # noqa: PLC0415 - loaded lazily, only when used
 
     scores = np.asarray(fold_scores, dtype=np.float64)
     mean = float(scores.mean())
@@ -91,7 +91,7 @@ def corrected_cv_interval(fold_scores, n_train, n_test, alpha=ALPHA):
 # --------------------------------------------------------------------------- paired tests
 def corrected_ttest(scores_a, scores_b, n_train, n_test):
     """Two-sided p-value of the corrected resampled t-test on paired fold scores."""
-    from scipy import stats  # noqa: PLC0415
+    from scipy import stats  # noqa: PLC0415 - loaded lazily, only when used
 
     diff = np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)
     j = len(diff)
@@ -106,7 +106,7 @@ def corrected_ttest(scores_a, scores_b, n_train, n_test):
 
 def mcnemar_exact(correct_a, correct_b):
     """McNemar's exact test on paired correctness: ``(p-value, a only right, b only right)``."""
-    from statsmodels.stats.contingency_tables import mcnemar  # noqa: PLC0415
+    from statsmodels.stats.contingency_tables import mcnemar  # noqa: PLC0415 - loaded lazily, only when used
 
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
@@ -116,7 +116,7 @@ def mcnemar_exact(correct_a, correct_b):
 
 def holm(pvalues):
     """Holm-adjusted p-values (NaN stays NaN)."""
-    from statsmodels.stats.multitest import multipletests  # noqa: PLC0415
+    from statsmodels.stats.multitest import multipletests  # noqa: PLC0415 - loaded lazily, only when used
 
     p = np.asarray(pvalues, dtype=np.float64)
     out = np.full(len(p), np.nan)
@@ -149,7 +149,7 @@ def pairwise_tests(models):
                                              [mb["folds"][f] for f in shared], *ma["fold_sizes"])
         rows.append(row)
     for key in ("mcnemar_p", "ttest_p"):
-        for row, adjusted in zip(rows, holm([r[key] for r in rows])):
+        for row, adjusted in zip(rows, holm([r[key] for r in rows]), strict=True):
             row[key + "_holm"] = float(adjusted)
     return rows
 

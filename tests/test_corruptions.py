@@ -132,7 +132,7 @@ def test_translate_preserves_the_pixel_sum_and_moves_3_pixels(images):
 
 def test_stripe_inverts_one_narrow_vertical_band(images):
     out = corrupt(images, "stripe")
-    for before, after in zip(images, out):
+    for before, after in zip(images, out, strict=True):
         cols = np.flatnonzero((before != after).any(axis=0))
         assert 1 <= len(cols) <= 3 and cols.max() - cols.min() <= 2
         np.testing.assert_array_equal(after[:, cols], 255 - before[:, cols])

@@ -10,7 +10,7 @@ import pytest
 
 distributed = pytest.importorskip("dask.distributed")
 
-from mnistbench.harness import PRESETS, run_benchmark  # noqa: E402
+from mnistbench.harness import PRESETS, run_benchmark  # noqa: E402 - only where Dask is installed
 
 MODELS = ["logreg", "svc", "random-forest"]
 SPLITS = sorted([f"fold-{k}" for k in range(1, PRESETS["quick"].cv + 1)] + ["test"])

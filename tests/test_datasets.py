@@ -116,7 +116,7 @@ def test_pixel_over_256_maps_back_exactly():
 
 def test_classic_pickle_file_round_trip(tmp_path, mnist):
     """A file in the classic 50k/10k/10k pixel/256 layout loads to the canonical arrays."""
-    f = lambda x: (x.reshape(len(x), -1) / np.float32(256)).astype(np.float32)  # noqa: E731
+    f = lambda x: (x.reshape(len(x), -1) / np.float32(256)).astype(np.float32)  # noqa: E731 - a one-line helper reads best as a lambda
     obj = (
         (f(mnist.X_train[:50000]), mnist.y_train[:50000]),
         (f(mnist.X_train[50000:]), mnist.y_train[50000:]),

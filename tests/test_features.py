@@ -125,14 +125,16 @@ def test_deskew_matches_skimage_warp_per_image(mnist_sample):
     X = mnist_sample[:40].astype(np.float32)
     ours = deskew(X)
     centre = (X.shape[1] - 1) / 2
-    for img, got in zip(X, ours):
+    for img, got in zip(X, ours, strict=True):
         r, c = np.mgrid[:28, :28].astype(np.float64)
         m = img.sum()
         rm, cm = (img * r).sum() / m, (img * c).sum() / m
         skew = (img * (r - rm) * (c - cm)).sum() / (img * (r - rm) ** 2).sum()
         # warp's inverse_map takes output (col, row) and returns input (col, row)
-        ref = warp(img, lambda xy: np.column_stack([xy[:, 0] + skew * (xy[:, 1] - centre), xy[:, 1]]),
-                   order=1, mode="constant", cval=0, preserve_range=True)
+        def inverse(xy, skew=skew):
+            return np.column_stack([xy[:, 0] + skew * (xy[:, 1] - centre), xy[:, 1]])
+
+        ref = warp(img, inverse, order=1, mode="constant", cval=0, preserve_range=True)
         assert np.abs(got - ref).max() <= 1e-3
 
 

@@ -30,7 +30,7 @@ def test_mnist_digits_come_back_nearly_unchanged(mnist):
     X = mnist.X_test[:100]
     out = np.stack([to_mnist(x).digits[0] for x in X])
     assert out.shape == (100, 28, 28) and out.dtype == np.uint8
-    corr = [_corr(a, b) for a, b in zip(out, X)]
+    corr = [_corr(a, b) for a, b in zip(out, X, strict=True)]
     assert np.median(corr) > 0.98
     # centre of mass at (14, 14), as in MNIST
     from scipy import ndimage
@@ -172,4 +172,4 @@ def test_cnn_reads_realistic_images_as_well_as_the_originals(mnist, small_cnn):
     strings = ["".join(map(str, small_cnn.predict(to_mnist(pair(X[i], X[i + 1])).digits)))
                for i in range(0, 100, 2)]
     expected = [f"{original[i]}{original[i + 1]}" for i in range(0, 100, 2)]
-    assert np.mean([a == b for a, b in zip(strings, expected)]) >= 0.94
+    assert np.mean([a == b for a, b in zip(strings, expected, strict=True)]) >= 0.94

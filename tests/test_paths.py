@@ -28,7 +28,7 @@ def _weights(est):
 
 
 def _changed(before, est):
-    return any(not np.allclose(a, b) for a, b in zip(before, est.model_.get_weights()))
+    return any(not np.allclose(a, b) for a, b in zip(before, est.model_.get_weights(), strict=True))
 
 
 # --------------------------------------------------------------------------- CNN

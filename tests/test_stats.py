@@ -28,7 +28,7 @@ def test_mcnemar_equals_statsmodels_and_the_binomial_test():
 
 
 def _corrected_t_by_hand(a, b, n_train, n_test):
-    d = [x - y for x, y in zip(a, b)]
+    d = [x - y for x, y in zip(a, b, strict=True)]
     j = len(d)
     t = statistics.fmean(d) / math.sqrt((1 / j + n_test / n_train) * statistics.variance(d))
     return 2 * (1 - sps.t.cdf(abs(t), j - 1))

@@ -73,7 +73,7 @@ def test_tuning_table_puts_tuned_beside_default_with_the_gain():
         {"dataset": "d", "model": "svc-tuned", "cv_accuracy_mean": 0.95, "test_accuracy": 0.93,
          "fit_seconds": 4.0},
     ])
-    chosen = lambda split, c: {"dataset": "d", "model": "svc-tuned", "split": split,  # noqa: E731
+    chosen = lambda split, c: {"dataset": "d", "model": "svc-tuned", "split": split,  # noqa: E731 - a one-line helper reads best as a lambda
                                "status": "ok", "search": {"best_params": {"svc__C": c}}}
     records = [chosen("fold-1", 10), chosen("fold-2", 10), chosen("fold-3", 1), chosen("test", 10)]
     row = tuning_table(df, records).iloc[0]

@@ -41,7 +41,7 @@ def _run_on_worker(unit, data_options, threads):
 
 def _import_distributed():
     try:
-        from dask import distributed  # noqa: PLC0415
+        from dask import distributed  # noqa: PLC0415 - loaded lazily, only when used
     except ImportError:
         raise ImportError(
             "--backend dask needs dask.distributed: pip install 'mnistbench[dask]' "
@@ -80,7 +80,7 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
     else:
         n_workers = max(1, min(n_workers or os.cpu_count() or 1, len(units)))
         threads = threads or max(1, (os.cpu_count() or 1) // n_workers)
-        import dask  # noqa: PLC0415
+        import dask  # noqa: PLC0415 - loaded lazily, only when used
 
         # Non-daemonic worker processes: joblib will not parallelise inside daemonic
         # ones (a random forest would silently use one core).

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.datasets import DATASETS, check_dataset_name
+from mnistbench.datasets import check_dataset_name
 from mnistbench.errors import UsageError
 from mnistbench.harness.presets import PRESETS, Preset
 from mnistbench.models import MODELS
@@ -101,7 +101,7 @@ class RunOptions:
         "and one line per finished unit)", flags=("-v", "--verbose"), action="store_true")
 
     @classmethod
-    def from_keywords(cls, caller, **options) -> "RunOptions":
+    def from_keywords(cls, caller, **options) -> RunOptions:
         """The options of a Python call (``caller``: its name, for the error): an unknown
         keyword is a UsageError listing the options; a scheduler implies the Dask backend."""
         names = [f.name for f in dataclasses.fields(cls)]
@@ -113,7 +113,7 @@ class RunOptions:
         return dataclasses.replace(opts, backend="dask") if opts.scheduler else opts
 
     @classmethod
-    def from_namespace(cls, args) -> "RunOptions":
+    def from_namespace(cls, args) -> RunOptions:
         """The options of parsed command-line arguments."""
         return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
