@@ -36,7 +36,7 @@ from mnistbench.architectures import (
     warn_if_useless,
 )
 from mnistbench.devices import keras_device, resolve_precision, resolve_steps_per_execution
-from mnistbench.features import check_greyscale, check_labels, image_shape_for
+from mnistbench.features import check_greyscale, check_image_shape, check_labels, image_shape_for
 from mnistbench.scikeras_compat import KerasClassifierBase, canonical_order
 
 __all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn",
@@ -252,13 +252,7 @@ class KerasCNNClassifier(KerasClassifierBase):
             raise ValueError(f"X has {X.ndim} dimensions (shape {X.shape}); expected 2 to 4")
         n_pixels = int(np.prod(X.shape[1:]))
         if not fitting:
-            if X.ndim == 3 and tuple(X.shape[1:]) != tuple(self.image_shape_):
-                raise ValueError(
-                    f"X holds images of {X.shape[1]}x{X.shape[2]}, but {type(self).__name__} "
-                    f"was fitted on images of {self.image_shape_[0]}x{self.image_shape_[1]}; "
-                    "give images of that shape (or flat rows of "
-                    f"{self.image_shape_[0] * self.image_shape_[1]} pixels)"
-                )
+            check_image_shape(X.shape[1:] if X.ndim == 3 else None, self.image_shape_)
             if n_pixels != self.n_features_in_:
                 raise ValueError(
                     f"X has {n_pixels} features, but {type(self).__name__} is expecting "

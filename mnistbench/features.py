@@ -18,8 +18,10 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mnistbench.imaging import deskew
+
 __all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale",
-           "check_labels", "deskew",
+           "check_image_shape", "check_labels", "deskew",
            "hog_batch", "image_shape_for", "images_from"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
@@ -77,11 +79,17 @@ def _validated_images(estimator, X, reset):
     flat = validate_data(estimator, X, reset=reset)
     if reset:
         return images_from(flat, shape if shape is not None else estimator.image_shape), shape
-    if shape is not None and tuple(shape) != tuple(estimator.image_shape_):
-        raise ValueError(
-            f"images are {shape}, but this transformer was fitted on {estimator.image_shape_}"
-        )
+    check_image_shape(shape, estimator.image_shape_)
     return images_from(flat, estimator.image_shape_), shape
+
+
+def check_image_shape(shape, fitted):
+    """Refuse images of ``shape`` (h, w) when a model was fitted on ``fitted`` (h, w);
+    None for either (flat rows) passes: their width is checked as features."""
+    if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
+        raise ValueError(f"X holds images of {shape[0]}x{shape[1]}, but the model was fitted on "
+                         f"images of {fitted[0]}x{fitted[1]}; give images of that shape (or flat "
+                         f"rows of {fitted[0] * fitted[1]} pixels)")
 
 
 def check_greyscale(X):
@@ -371,9 +379,6 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
 class ImageFlattener(TransformerMixin, BaseEstimator):
     """Flatten images to ``(n, h*w)`` and optionally divide by the largest pixel seen in fit.
 
-    Images of another shape than those it was fitted on are refused, even with as many
-    pixels (a 4x16 image is not an 8x8 one); flat rows of the right width pass.
-
     Parameters
     ----------
     rescale : bool, default=True
@@ -382,7 +387,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     image_shape_ : tuple (h, w) or None
-        The shape of the images seen in ``fit``; None when it was given flat rows.
+        Images of another shape are refused (flat rows of the right width pass).
     """
 
     _parameter_constraints = {"rescale": ["boolean"]}
@@ -406,58 +411,13 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         flat, shape = _flatten(X)
         if reset:
             self.image_shape_ = None if shape is None else tuple(int(s) for s in shape)
-        else:
-            fitted = getattr(self, "image_shape_", None)  # None: fitted on flat rows
-            if shape is not None and fitted is not None and tuple(shape) != tuple(fitted):
-                raise ValueError(
-                    f"X holds images of {shape[0]}x{shape[1]}, but the model was fitted on "
-                    f"images of {fitted[0]}x{fitted[1]}; give images of that shape (or flat "
-                    f"rows of {fitted[0] * fitted[1]} pixels)")
+        else:  # a model saved before image_shape_ existed checks the width only
+            check_image_shape(shape, getattr(self, "image_shape_", None))
         return validate_data(self, flat, reset=reset, dtype="numeric")
 
 
-# --------------------------------------------------------------------------- deskew
-def deskew(images):
-    """Straighten slanted digits: shear each image so its second moments are upright.
-
-    The shear that removes the covariance of ink row/column positions (mu11 / mu02),
-    about the image centre, as in the classic MNIST preprocessing (LeCun et al.'s
-    "deskewing"). Bilinear interpolation; blank images are returned unchanged. The
-    whole batch is resampled in one ``scipy.ndimage.map_coordinates`` call.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, h, w)
-
-    Returns
-    -------
-    ndarray of shape (n, h, w), float32
-    """
-    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
-
-    images = np.asarray(images)
-    n, h, w = images.shape
-    img = images.astype(np.float32)
-    rows = np.arange(h, dtype=np.float32)[None, :, None]
-    cols = np.arange(w, dtype=np.float32)[None, None, :]
-    mass = img.sum(axis=(1, 2))
-    safe = np.where(mass > 0, mass, 1)
-    r_mean = (img * rows).sum(axis=(1, 2)) / safe
-    c_mean = (img * cols).sum(axis=(1, 2)) / safe
-    dr = rows - r_mean[:, None, None]
-    dc = cols - c_mean[:, None, None]
-    mu11 = (img * dr * dc).sum(axis=(1, 2))
-    mu02 = (img * dr * dr).sum(axis=(1, 2))
-    skew = np.where((mass > 0) & (mu02 > 1e-2 * safe), mu11 / np.where(mu02 > 0, mu02, 1), 0)
-    # output pixel (r, c) samples input (r, c + skew * (r - centre_row))
-    centre = (h - 1) / 2.0
-    src_r = np.broadcast_to(rows, (n, h, w))
-    src_c = cols + skew[:, None, None] * (rows - centre)
-    src_n = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None], (n, h, w))
-    coords = np.stack([src_n, src_r, np.broadcast_to(src_c, (n, h, w))])
-    return ndimage.map_coordinates(img, coords, order=1, mode="constant", cval=0.0)
-
-
+# --------------------------------------------------------------------------- deskew (the
+# function itself lives in mnistbench.imaging, beside the other image processing)
 class DeskewTransformer(TransformerMixin, BaseEstimator):
     """Stateless sklearn transformer: :func:`deskew` each image; output in the input's form.
 

@@ -43,6 +43,7 @@ __all__ = [
     "MAX_PIXELS",
     "MAX_SIDE",
     "PreparedImage",
+    "deskew",
     "load_image",
     "prepare_image",
     "to_mnist",
@@ -370,3 +371,44 @@ def prepare_image(source, multiple=True, max_side=MAX_SIDE) -> PreparedImage:
         return to_mnist(load_image(source, max_side=max_side), multiple=multiple,
                         source=str(source))
     return to_mnist(source, multiple=multiple)
+
+
+def deskew(images):
+    """Straighten slanted digits: shear each image so its second moments are upright.
+
+    The shear that removes the covariance of ink row/column positions (mu11 / mu02),
+    about the image centre, as in the classic MNIST preprocessing (LeCun et al.'s
+    "deskewing"). Bilinear interpolation; blank images are returned unchanged. The
+    whole batch is resampled in one ``scipy.ndimage.map_coordinates`` call.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, h, w)
+
+    Returns
+    -------
+    ndarray of shape (n, h, w), float32
+    """
+    from scipy import ndimage  # noqa: PLC0415 - loaded lazily, only when used
+
+    images = np.asarray(images)
+    n, h, w = images.shape
+    img = images.astype(np.float32)
+    rows = np.arange(h, dtype=np.float32)[None, :, None]
+    cols = np.arange(w, dtype=np.float32)[None, None, :]
+    mass = img.sum(axis=(1, 2))
+    safe = np.where(mass > 0, mass, 1)
+    r_mean = (img * rows).sum(axis=(1, 2)) / safe
+    c_mean = (img * cols).sum(axis=(1, 2)) / safe
+    dr = rows - r_mean[:, None, None]
+    dc = cols - c_mean[:, None, None]
+    mu11 = (img * dr * dc).sum(axis=(1, 2))
+    mu02 = (img * dr * dr).sum(axis=(1, 2))
+    skew = np.where((mass > 0) & (mu02 > 1e-2 * safe), mu11 / np.where(mu02 > 0, mu02, 1), 0)
+    # output pixel (r, c) samples input (r, c + skew * (r - centre_row))
+    centre = (h - 1) / 2.0
+    src_r = np.broadcast_to(rows, (n, h, w))
+    src_c = cols + skew[:, None, None] * (rows - centre)
+    src_n = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None], (n, h, w))
+    coords = np.stack([src_n, src_r, np.broadcast_to(src_c, (n, h, w))])
+    return ndimage.map_coordinates(img, coords, order=1, mode="constant", cval=0.0)
