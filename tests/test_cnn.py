@@ -381,7 +381,7 @@ def test_bad_input_gets_a_clear_error(digits, make, message):
 
 
 def test_wrong_image_size_at_predict(fitted, digits):
-    with pytest.raises(ValueError, match="X has 784 features, but KerasCNNClassifier is expecting 64"):
+    with pytest.raises(ValueError, match="X holds images of 28x28, but the model was fitted on images of 8x8"):
         fitted.predict(np.zeros((2, 28, 28)))
 
 
