@@ -20,7 +20,7 @@ import numpy as np
 
 from mnistbench.corruptions import plot_corruptions
 from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
-from mnistbench.errors import UsageError, check_writable_file
+from mnistbench.errors import UsageError
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED, run_units, threads_for
 from mnistbench.harness.options import RunOptions, names_of
@@ -129,7 +129,6 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None):
     # An output that cannot be written would lose every unit computed (this also checks
     # the folder: a file in its place, no write permission, a FIFO or a device for the
     # records, a damaged owner file).
-    check_writable_file(store.path)
     store.check()
     fingerprints = check_data(datasets, preset, opts)
     with store.writer(wait=opts.wait, say=logger.info):
