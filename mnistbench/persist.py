@@ -117,10 +117,10 @@ def read_metadata(path) -> dict:
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(METADATA_MEMBER))
-    except (zipfile.BadZipFile, KeyError, ValueError):
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         with open(path, "rb") as fh:
             zipped = fh.read(4) == b"PK\x03\x04"
-        if zipped:  # a zip archive's start, but no readable end: cut short
+        if zipped and isinstance(exc, zipfile.BadZipFile):  # a zip's start, no readable end
             raise ModelFileError(
                 f"{path}: damaged or incomplete model file (cut short while it was copied or "
                 "written?); copy it again, or write it again with `python -m mnistbench "
