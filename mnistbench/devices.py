@@ -56,15 +56,18 @@ def import_keras_quietly():
     initialised). None is actionable, so while the user has not chosen a level
     we set ``TF_CPP_MIN_LOG_LEVEL=2`` and hold native stderr for the import only (the
     variable is removed again afterwards: no side effect on the user's environment).
-    Python exceptions still propagate; a user who sets ``TF_CPP_MIN_LOG_LEVEL``
-    gets TensorFlow's own behaviour.
+    Python exceptions still propagate. A level the user set is kept (and used after the
+    import); the import itself stays quiet either way, since absl's "All log messages
+    before absl::InitializeLog()" line ignores the level.
     """
-    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if "keras" in sys.modules:
         import keras  # noqa: PLC0415 - loaded lazily, only when used
         import scikeras.wrappers  # noqa: PLC0415 - loaded lazily, only when used
 
         return keras
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    user_level = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+    if not user_level:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
         with _native_stderr_to_devnull():
             import keras  # noqa: PLC0415 - loaded lazily, only when used
@@ -80,7 +83,8 @@ def import_keras_quietly():
     finally:
         # TensorFlow's C++ logger read the level once, at its first message; the user's
         # environment (and every process they start) is left as it was.
-        os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        if not user_level:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return keras
 
 
