@@ -130,32 +130,29 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None):
     # the folder: a file in its place, no write permission, a FIFO or a device for the
     # records, a damaged owner file).
     store.check()
-    fingerprints = check_data(datasets, preset, opts)
+    loaded = check_data(datasets, preset, opts)
+    fingerprints = {name: ds.extra["fingerprint"] for name, ds in loaded.items()
+                    if name.startswith(FOLDER_PREFIX)}
     with store.writer(wait=opts.wait, say=logger.info):
         if preset.robustness:  # corrupted test sets made once here, not by every worker
-            for name in datasets:
-                ds = load_dataset(name, **_data_options(name, opts))
+            for name, ds in loaded.items():
                 sets = corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
                 if opts.figures:  # what the corruptions do, on this dataset's first subset image
                     fig = plot_corruptions(ds.X_test[sets["indices"][0]], opts.seed,
                                            ds.pixel_max)
                     save_figure(fig, opts.output, f"{slug(name)}_corruptions")
+        loaded.clear()  # the workers load their own copies
         yield preset, store, fingerprints
-
-
-def _data_options(name, opts):
-    return {} if name.startswith(FOLDER_PREFIX) else opts.data_options
 
 
 def check_data(datasets, preset, opts: RunOptions) -> dict:
     """Load every dataset once (MNIST fetched and verified, a folder read and cached),
     with clear errors, and check that each class of the CV sample has at least one image
-    per fold. Returns the folder datasets' fingerprints."""
-    fingerprints = {}
+    per fold. Returns the loaded datasets by name."""
+    loaded = {}
     for name in datasets:
-        ds = load_dataset(name, verbose=not opts.quiet, **_data_options(name, opts))
-        if name.startswith(FOLDER_PREFIX):
-            fingerprints[name] = ds.extra["fingerprint"]
+        options = {} if name.startswith(FOLDER_PREFIX) else opts.data_options
+        ds = loaded[name] = load_dataset(name, verbose=not opts.quiet, **options)
         if not preset.cv:
             continue
         _, y_cv = stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, opts.seed)
@@ -167,7 +164,7 @@ def check_data(datasets, preset, opts: RunOptions) -> dict:
                 f"sample, fewer than the {preset.cv} CV folds; {more}pass --cv "
                 f"{max(2, smallest)} or fewer"
             )
-    return fingerprints
+    return loaded
 
 
 def plan_todo(units, planned, store: RecordStore, preset):
