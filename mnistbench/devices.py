@@ -59,6 +59,12 @@ def import_keras_quietly():
     Python exceptions still propagate. A level the user set is kept (and used after the
     import); the import itself stays quiet either way, since absl's "All log messages
     before absl::InitializeLog()" line ignores the level.
+
+    TensorFlow's oneDNN kernels are switched on for the import (TensorFlow reads the
+    switch there) unless the user set ``TF_ENABLE_ONEDNN_OPTS``: TensorFlow enables them
+    by itself only on CPUs with AVX-512 neural-network instructions, yet on AVX2-only CPUs
+    they train the small CNNs faster too (``benchmarks/cnn_throughput.py``). Results
+    differ from the Eigen kernels' only by floating-point rounding.
     """
     if "keras" in sys.modules:
         import keras  # noqa: PLC0415 - loaded lazily, only when used
@@ -68,6 +74,9 @@ def import_keras_quietly():
     user_level = "TF_CPP_MIN_LOG_LEVEL" in os.environ
     if not user_level:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    user_onednn = "TF_ENABLE_ONEDNN_OPTS" in os.environ
+    if not user_onednn:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
     try:
         with _native_stderr_to_devnull():
             import keras  # noqa: PLC0415 - loaded lazily, only when used
@@ -85,7 +94,47 @@ def import_keras_quietly():
         # environment (and every process they start) is left as it was.
         if not user_level:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        if not user_onednn:
+            os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
     return keras
+
+
+@contextlib.contextmanager
+def tf_data_without_autotune():
+    """While inside, the datasets Keras builds from arrays (TensorFlow backend) run without
+    tf.data's autotuning.
+
+    In a process whose TensorFlow has one intra-op thread (a harness worker of one core),
+    tearing down an autotuned iterator waits for the autotuning thread, which sleeps out its
+    period first: fits stalled for seconds at every epoch end (and at every validation
+    pass), up to minutes for a final fit. Without autotuning the parallel map and the
+    prefetch keep fixed sizes; the batches, their order and the results are the same.
+    Keras offers no option for this, so its array adapter's ``get_tf_dataset`` is wrapped
+    for the duration (and left alone where the module is not where this Keras keeps it).
+    """
+    keras = import_keras_quietly()
+    try:
+        from keras.src.trainers.data_adapters import array_data_adapter  # noqa: PLC0415
+    except ImportError:
+        array_data_adapter = None
+    if keras.config.backend() != "tensorflow" or array_data_adapter is None:
+        yield
+        return
+    import tensorflow as tf  # noqa: PLC0415 - loaded lazily, only when used
+
+    adapter = array_data_adapter.ArrayDataAdapter
+    original = adapter.get_tf_dataset
+
+    def get_tf_dataset(self):
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return original(self).with_options(options)
+
+    adapter.get_tf_dataset = get_tf_dataset
+    try:
+        yield
+    finally:
+        adapter.get_tf_dataset = original
 
 
 @functools.lru_cache(maxsize=1)
@@ -243,6 +292,13 @@ def resolve_xgboost_device(device="auto", tree_method="hist"):
     if device != "cpu" and not str(device).startswith("cuda"):
         raise ValueError(f"device={device!r} must be 'auto', 'cpu', 'cuda' (or 'gpu', 'cuda:N')")
     return tree_method, device
+
+
+@functools.lru_cache(maxsize=1)
+def nvidia_gpus() -> tuple[str, ...]:
+    """The NVIDIA GPUs ``nvidia-smi`` lists (name, memory, driver), without loading a
+    framework; empty where there is no ``nvidia-smi``."""
+    return tuple(_gpus_from_nvidia_smi())
 
 
 def _gpus_from_nvidia_smi() -> list[str]:

@@ -162,24 +162,31 @@ X, y = load_digits(return_X_y=True)
 model = KerasCNNClassifier(architecture="baseline", random_state=0).fit(X, y)  # converged: silent
 for n in (10, 7, 3, 11, 5, 9):  # new batch shapes: tf.function retracing territory
     model.predict(X[:n])
+from tensorflow.python.util import _pywrap_util_port
+print("oneDNN", _pywrap_util_port.IsMklEnabled(), os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
 print("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
 """
 
 
-@pytest.mark.parametrize("level", [None, "3"])
-def test_a_plain_script_gets_no_tensorflow_noise_and_keeps_its_environment(level):
+@pytest.mark.parametrize("level, onednn", [(None, None), ("3", "0")])
+def test_a_plain_script_gets_no_tensorflow_noise_and_keeps_its_environment(level, onednn):
     """``from mnistbench import KerasCNNClassifier`` then fit and predict, in a fresh
-    process, with no variable set by the user or with their own TF_CPP_MIN_LOG_LEVEL:
-    nothing on stderr (no cudart / absl / retracing lines), and the variable is left as
-    the user had it (not set behind their back, not removed)."""
+    process, with no variable set by the user or with their own TF_CPP_MIN_LOG_LEVEL and
+    TF_ENABLE_ONEDNN_OPTS: nothing on stderr (no cudart / absl / retracing lines), the
+    variables are left as the user had them (not set behind their back, not removed), and
+    TensorFlow's oneDNN kernels are on unless the user switched them off."""
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     if level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = level
+    if onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = onednn
     run = subprocess.run([sys.executable, "-c", _PLAIN_SCRIPT], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().endswith(f"TF_CPP_MIN_LOG_LEVEL {level}")
+    assert f"oneDNN {onednn != '0'} {onednn}" in run.stdout, run.stdout
     assert run.stderr.strip() == "", run.stderr[-2000:]
