@@ -443,3 +443,20 @@ def test_deep_cnn_learns_full_mnist_in_one_epoch():
     clf = KerasCNNClassifier(epochs=1, batch_size=128, min_steps=0, random_state=0).fit(
         ds.X_train, ds.y_train)
     assert clf.score(ds.X_test, ds.y_test) >= 0.98
+
+
+def test_harness_fits_run_keras_datasets_without_autotuning_and_restore_keras_after():
+    from keras.src.trainers.data_adapters import array_data_adapter
+
+    from mnistbench.devices import tf_data_without_autotune
+
+    adapter = array_data_adapter.ArrayDataAdapter
+    original = adapter.get_tf_dataset
+
+    def dataset():
+        return adapter(np.zeros((10, 3)), np.zeros(10), batch_size=4).get_tf_dataset()
+
+    assert dataset().options().autotune.enabled is not False
+    with tf_data_without_autotune():
+        assert dataset().options().autotune.enabled is False
+    assert adapter.get_tf_dataset is original

@@ -339,3 +339,32 @@ def test_cnn_record_names_a_reduced_precision(precision):
     assert record["status"] == "ok"
     # the table's device column shows a reduced precision, and only that
     assert record["device"].endswith(" (mixed_bfloat16)") == (precision == "mixed_bfloat16")
+
+
+# --------------------------------------------------------------------------- worker layout
+def test_workers_default_to_one_single_threaded_per_core_and_one_when_a_gpu_computes(
+        monkeypatch):
+    from mnistbench.harness import run as run_module
+    from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions
+
+    monkeypatch.setattr(run_module, "nvidia_gpus", lambda: ())
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert run_module.worker_layout(RunOptions()) == (4, 1)
+    assert run_module.worker_layout(RunOptions(n_jobs=1)) == (1, 4)
+    assert run_module.worker_layout(RunOptions(threads=2)) == (4, 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 32)
+    assert run_module.worker_layout(RunOptions()) == (MAX_AUTO_WORKERS, 32 // MAX_AUTO_WORKERS)
+    assert run_module.worker_layout(RunOptions(device="gpu")) == (1, 32)
+    monkeypatch.setattr(run_module, "nvidia_gpus", lambda: ("NVIDIA H200, 143771 MiB, 570.1",))
+    assert run_module.worker_layout(RunOptions()) == (1, 32)
+    assert run_module.worker_layout(RunOptions(device="cpu")) == (MAX_AUTO_WORKERS, 4)
+
+
+def test_the_cnns_final_fits_are_handed_out_first():
+    from mnistbench.harness.run import _longest_first
+
+    units = plan_units(["digits", "mnist"], ["logreg", "cnn-baseline"], PRESETS["quick"])
+    order = [(u.dataset, u.model, u.split) for u in sorted(units, key=_longest_first)]
+    assert order[:4] == [("digits", "cnn-baseline", "test"), ("mnist", "cnn-baseline", "test"),
+                         ("digits", "logreg", "test"), ("mnist", "logreg", "test")]
+    assert all(split != "test" for _, _, split in order[4:])

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_info
 
 from mnistbench.curves import curve_point
 from mnistbench.datasets import load_dataset
+from mnistbench.devices import tf_data_without_autotune
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
@@ -191,6 +192,9 @@ def _base_record(unit: Unit) -> dict:
 def record_unit(unit: Unit, data_options=None) -> dict:
     """:func:`run_unit`, with any failure turned into a ``failed`` record."""
     try:
+        if is_deep(unit.model):
+            with tf_data_without_autotune():
+                return run_unit(unit, data_options)
         return run_unit(unit, data_options)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded
         record = _base_record(unit)

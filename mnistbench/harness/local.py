@@ -35,7 +35,10 @@ def thread_env(threads, device="auto") -> dict:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS"):
             env[var] = str(threads)
-        env["TF_NUM_INTEROP_THREADS"] = "1"
+        # Two, not one: TensorFlow's executor can wait forever with a single inter-op
+        # thread (tensorflow/tensorflow#38969); a fit of the CNN in a one-thread worker hung
+        # minutes into its training. The second thread mostly sleeps.
+        env["TF_NUM_INTEROP_THREADS"] = "2"
     if device == "cpu":  # the CNN stays off the GPU too
         env["CUDA_VISIBLE_DEVICES"] = "-1"
     return env

@@ -29,6 +29,9 @@ BACKENDS = ("local", "dask")
 #: The most units one run may plan: far past any real protocol (run-all's default plans
 #: 64), and a guard against a typo such as ``--repeats 100000``.
 MAX_UNITS = 20_000
+#: The most worker processes ``n_jobs=None`` starts (one per core up to this): each holds
+#: its own copy of the data and of its framework.
+MAX_AUTO_WORKERS = 8
 #: A Dask scheduler address: ``[protocol://]host[:port]``.
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?[\w.\-\[\]:]+$")
 
@@ -56,9 +59,10 @@ class RunOptions:
         1, "repeat the stratified K-fold split R times, each shuffled anew (seed, seed + 1, "
         "...): more folds for the intervals and paired tests", type=int, metavar="R")
     seed: int = _option(0, "seed for the folds, the subsamples and every model", type=int)
-    n_jobs: int = _option(
-        1, "units run in N worker processes (with --backend dask and no --scheduler: workers "
-        "of the local cluster, default one per core)", type=int, metavar="N")
+    n_jobs: int | None = _option(
+        None, "units run in N worker processes (default: one per core, at most "
+        f"{MAX_AUTO_WORKERS}, on a CPU; 1 when a GPU computes; with --backend dask and no "
+        "--scheduler: workers of the local cluster)", type=int, metavar="N")
     threads: int | None = _option(
         None, "thread-pool size per worker: BLAS, OpenMP, XGBoost, forest, TensorFlow "
         "(default: cores // workers; 1 on a remote Dask cluster)", type=int, metavar="T")
@@ -185,8 +189,9 @@ class RunOptions:
 
     def _check_numbers(self):
         cores = os.cpu_count() or 1
-        check_whole(self.n_jobs, "n_jobs", 1, f"it is the number of worker processes (this machine "
-               f"has {cores} cores; --n-jobs {cores} uses all of them)")
+        if self.n_jobs is not None:
+            check_whole(self.n_jobs, "n_jobs", 1, "it is the number of worker processes (this "
+                        f"machine has {cores} cores; leave it out for one per core)")
         if self.threads is not None:
             check_whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
                    "leave it out for cores // workers")

@@ -20,10 +20,11 @@ import numpy as np
 
 from mnistbench.corruptions import plot_corruptions
 from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
+from mnistbench.devices import nvidia_gpus
 from mnistbench.errors import UsageError
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED, run_units, threads_for
-from mnistbench.harness.options import RunOptions, names_of
+from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions, names_of
 from mnistbench.harness.records import RecordStore
 from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
@@ -97,11 +98,25 @@ def _run(datasets, models, opts: RunOptions):
 def worker_layout(opts: RunOptions) -> tuple[int, int]:
     """Workers and threads per worker, decided once: the units' model n_jobs and the
     workers' thread-pool caps must agree, or parallel units oversubscribe the cores."""
-    if opts.backend == "dask" and not opts.scheduler:
-        n_workers = opts.n_jobs if opts.n_jobs > 1 else (os.cpu_count() or 1)  # LocalCluster
-    else:
+    if opts.n_jobs is not None:
         n_workers = opts.n_jobs
+    elif opts.scheduler:
+        n_workers = 1  # a remote cluster has its own workers
+    else:
+        n_workers = auto_workers(opts.device)
     return n_workers, opts.threads or (1 if opts.scheduler else threads_for(n_workers))
+
+
+def auto_workers(device="auto") -> int:
+    """Worker processes when ``n_jobs`` is not given: one per core (at most
+    ``MAX_AUTO_WORKERS``), each with one thread, on a CPU, because the units' libraries
+    use a second thread poorly (libsvm not at all, the small CNNs for about a third more
+    speed) and two units side by side do nearly twice the work; one worker with every core
+    when a GPU computes the CNNs, which would otherwise share its memory between
+    processes."""
+    if device == "gpu" or (device == "auto" and nvidia_gpus()):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 def check_not_bootstrapping():
@@ -173,9 +188,7 @@ def plan_todo(units, planned, store: RecordStore, preset):
     clone's results/, say) are recomputed, so a table never passes them off as yours."""
     own = store.own_records(host_description())
     done = {record_key(r) for r in own if r.get("status") == "ok"}
-    # Final fits (the largest training sets) first, so that parallel workers do not end
-    # with one long unit running alone.
-    todo = sorted((u for u in units if u.key not in done), key=lambda u: u.split != "test")
+    todo = sorted((u for u in units if u.key not in done), key=_longest_first)
     logger.info(f"mnistbench: preset {preset.name} ({preset.summary}); {len(units)} units, "
                 f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in "
                 f"{store.path}")
@@ -186,6 +199,13 @@ def plan_todo(units, planned, store: RecordStore, preset):
                     "folder on this machine (shipped reference results, or copied in): they "
                     "are recomputed, never shown as yours")
     return todo
+
+
+def _longest_first(unit):
+    """Sort key: final fits (the largest training sets) first, the CNNs first among them,
+    so that parallel workers do not end with one long unit running alone."""
+    entry = MODELS.get(unit.model)
+    return unit.split != "test", not (entry and entry.family == "deep")
 
 
 def _unit_line(r):
@@ -216,7 +236,7 @@ def execute_units(todo, store, opts: RunOptions, n_workers, threads, desc="run-a
 
             return run_units_dask(todo, store, opts, n_workers=n_workers, threads=threads,
                                   on_record=on_record, say=logger.info)
-        return run_units(todo, store, n_jobs=opts.n_jobs, timeout=opts.timeout,
+        return run_units(todo, store, n_jobs=n_workers, timeout=opts.timeout,
                          data_options=opts.data_options, on_record=on_record, threads=threads)
     except KeyboardInterrupt:
         if bar is not None:
