@@ -10,7 +10,11 @@ does) plus each final fit's scoring under the corruptions (its record's seconds)
 ``--code DIR`` also runs the package of another checkout (``git worktree add DIR REV``)
 with the same Python, right after this one's, for a side-by-side ratio (issue 12: at most
 1.3x the wall time before its change). ``--keep DIR`` keeps this checkout's output (records,
-tables, figures) in ``DIR/<preset>``, so a timed run can also be a reference run. Run::
+tables, figures) in ``DIR/<preset>``, so a timed run can also be a reference run. Every
+run's ``records.jsonl`` (per-unit fit, predict and robustness seconds, test predictions) is
+kept in ``results/bench/run_all_walltime/`` and named in its line, so the split of the time
+stays visible and ``benchmarks/same_answers.py`` can compare the answers of a pair. Without
+``--n-jobs`` each code runs with its own default workers, as a user's command would. Run::
 
     python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
                                           [--code DIR] [--keep DIR] [--no-robustness]
@@ -33,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
+RUNS = RESULTS / "bench" / "run_all_walltime"
 
 
 def render():
@@ -44,7 +49,8 @@ def render():
         "",
     ]
     table = [{
-        "preset": r["preset"], "backend": r["backend"], "workers": r["n_jobs"],
+        "preset": r["preset"], "backend": r["backend"],
+        "workers": r["n_jobs"] if r["n_jobs"] is not None else "default",
         "units": r["units"], "wall time": f"{r['wall_seconds'] / 60:.1f} min",
         "all ok": "yes" if r["all_ok"] else "no",
         # runs before the CNN's precision parameter: float32 on the CPU
@@ -53,9 +59,19 @@ def render():
                        else "off (--no-robustness)" if r.get("no_robustness")
                        else "not scored"),
         "code": r.get("code", ""),
+        "vs the pair's first run": _ratio(r, rows),
         "machine": r["machine"]["host"], "when": r["timestamp"][:16],
-    } for r in read_jsonl(OUT)]
+    } for rows in [read_jsonl(OUT)] for r in rows]
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
+
+
+def _ratio(row, rows):
+    """This run's wall time over that of the first run of its invocation (``pair``)."""
+    first = next((r for r in rows if row.get("pair") and r.get("pair") == row["pair"]
+                  and r["preset"] == row["preset"]), None)
+    if first is None or first is row:
+        return ""
+    return f"{row['wall_seconds'] / first['wall_seconds']:.2f}x"
 
 
 def _revision(folder):
@@ -63,7 +79,7 @@ def _revision(folder):
                           capture_output=True, text=True).stdout.strip()
 
 
-def _run(preset, args, code):
+def _run(preset, args, code, pair):
     """One timed run-all of ``preset``: this checkout's package, or the one in ``code``."""
     from mnistbench.datasets import cache_dir
 
@@ -76,11 +92,15 @@ def _run(preset, args, code):
         t0 = time.perf_counter()
         run = subprocess.run(
             [sys.executable, "-m", "mnistbench", "run-all", "--preset", preset,
-             "--output", out, "--n-jobs", str(args.n_jobs), "--backend", args.backend,
+             "--output", out, "--backend", args.backend,
+             *(["--n-jobs", str(args.n_jobs)] if args.n_jobs else []),
              *(["--no-robustness"] if args.no_robustness else [])],
             capture_output=True, text=True, cwd=folder, env=env)
         wall = time.perf_counter() - t0
         records = [json.loads(x) for x in open(Path(out) / "records.jsonl")]
+        RUNS.mkdir(parents=True, exist_ok=True)
+        kept = RUNS / f"{pair}-{preset}-{revision}.jsonl"
+        shutil.copyfile(Path(out) / "records.jsonl", kept)
         if args.keep and not code:
             shutil.copytree(out, Path(args.keep) / preset, dirs_exist_ok=True)
     generated = [float(x) for x in re.findall(r"generated in ([0-9.]+) s", run.stderr)]
@@ -93,7 +113,10 @@ def _run(preset, args, code):
         "all_ok": run.returncode == 0 and all(r["status"] == "ok" for r in records),
         "cnn_devices": sorted({r.get("device", "?") for r in records
                                if r["model"].startswith("cnn")}),
-        "code": revision, "machine": machine(), "timestamp": now(),
+        "code": revision, "machine": machine(), "timestamp": now(), "pair": pair,
+        "records": str(kept.relative_to(RESULTS)),
+        "unit_seconds": round(sum(r.get("fit_seconds", 0) + r.get("predict_seconds", 0)
+                                  for r in records), 1),
         **({"robustness_seconds": round(sum(generated) + sum(scored), 1),
             "robustness_generation_seconds": sum(generated)} if scored else {}),
     })
@@ -104,7 +127,8 @@ def _run(preset, args, code):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="*", default=["quick", "default"])
-    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="--n-jobs for run-all (default: each code's own default)")
     parser.add_argument("--backend", default="local")
     parser.add_argument("--code", nargs="*", default=[], metavar="DIR",
                         help="also time the package in these checkouts, after this one")
@@ -116,9 +140,10 @@ def main():
     args = parser.parse_args()
     if not args.render_only:
         subprocess.run([sys.executable, "-m", "mnistbench", "fetch-data", "-q"], check=True)
+        pair = now().replace(":", "")[:17]  # one id for the runs of this invocation
         for preset in args.presets:
             for code in [None, *args.code]:
-                _run(preset, args, code)
+                _run(preset, args, code, pair)
                 render()
     render()
 
