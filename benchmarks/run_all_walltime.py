@@ -59,19 +59,21 @@ def render():
                        else "off (--no-robustness)" if r.get("no_robustness")
                        else "not scored"),
         "code": r.get("code", ""),
-        "vs the pair's first run": _ratio(r, rows),
+        "vs the codes timed after it": _ratio(r, rows),
         "machine": r["machine"]["host"], "when": r["timestamp"][:16],
     } for rows in [read_jsonl(OUT)] for r in rows]
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
 
 
 def _ratio(row, rows):
-    """This run's wall time over that of the first run of its invocation (``pair``)."""
-    first = next((r for r in rows if row.get("pair") and r.get("pair") == row["pair"]
-                  and r["preset"] == row["preset"]), None)
-    if first is None or first is row:
+    """This checkout's wall time (the first run of an invocation, ``pair``) over that of
+    each other code timed right after it."""
+    pair = [r for r in rows if row.get("pair") and r.get("pair") == row["pair"]
+            and r["preset"] == row["preset"]]
+    if not pair or pair[0] is not row:
         return ""
-    return f"{row['wall_seconds'] / first['wall_seconds']:.2f}x"
+    return "; ".join(f"{row['wall_seconds'] / r['wall_seconds']:.2f}x of {r.get('code', '?')}"
+                     for r in pair[1:])
 
 
 def _revision(folder):
