@@ -191,7 +191,7 @@ class RunOptions:
         cores = os.cpu_count() or 1
         if self.n_jobs is not None:
             check_whole(self.n_jobs, "n_jobs", 1, "it is the number of worker processes (this "
-                        f"machine has {cores} cores; leave it out for one per core)")
+                        f"machine has {cores} cores; leave --n-jobs out for one per core)")
         if self.threads is not None:
             check_whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
                    "leave it out for cores // workers")
