@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnistbench.models import MODELS, is_deep
+from mnistbench.models import is_deep_name
 from mnistbench.report import new_figure, save_figure, slug
 
 __all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curve_report"]
@@ -54,7 +54,7 @@ def curve_table(records) -> pd.DataFrame:
     out["failed"] = out["failed"].fillna(0).astype(int)
     out["subsamples"] = out["subsamples"].fillna(0).astype(int)
     out["warned"] = out["warned"].fillna(0).astype(int)
-    out["family"] = ["deep" if m in MODELS and is_deep(m) else "classic" for m in out["model"]]
+    out["family"] = ["deep" if is_deep_name(m) else "classic" for m in out["model"]]
     return out[columns].sort_values(["dataset", "model", "size"]).reset_index(drop=True)
 
 

@@ -38,7 +38,7 @@ from mnistbench.devices import resolve_xgboost_device
 from mnistbench.features import DeskewTransformer, HOGTransformer, ImageFlattener
 
 __all__ = ["CappedPCA", "FAMILIES", "MODELS", "ModelEntry", "XGBoostClassifier", "is_deep",
-           "make_model"]
+           "is_deep_name", "make_model"]
 
 #: Model families. "deep" is a contract: the estimator (or its pipeline's final step) is
 #: a Keras classifier with ``epochs``, ``verbose``, ``history_``, ``fit(validation_data=)``,
@@ -372,6 +372,12 @@ def is_deep(model) -> bool:
         return MODELS[model].family == "deep"
     final = model.steps[-1][1] if isinstance(model, Pipeline) else model
     return getattr(final, "_mnistbench_family", "classic") == "deep"
+
+
+def is_deep_name(name) -> bool:
+    """Whether ``name`` is a registered model of the "deep" family (False for a name the
+    registry does not know, which its own check reports in its own words)."""
+    return name in MODELS and is_deep(name)
 
 
 def make_model(name, random_state=None, device="auto", n_jobs=None):

@@ -17,7 +17,7 @@ from mnistbench.devices import tf_data_without_autotune
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
-from mnistbench.models import MODELS, is_deep, make_model
+from mnistbench.models import is_deep, is_deep_name, make_model
 from mnistbench.robustness import corrupted_sets, score_corrupted
 from mnistbench.stats import encode_predictions
 from mnistbench.tuning import halving_search, search_summary
@@ -192,7 +192,7 @@ def _base_record(unit: Unit) -> dict:
 def record_unit(unit: Unit, data_options=None) -> dict:
     """:func:`run_unit`, with any failure turned into a ``failed`` record."""
     try:
-        if unit.model in MODELS and is_deep(unit.model):  # an unknown name fails in run_unit
+        if is_deep_name(unit.model):  # an unknown name fails in run_unit
             with tf_data_without_autotune():
                 return run_unit(unit, data_options)
         return run_unit(unit, data_options)

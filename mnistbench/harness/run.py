@@ -29,7 +29,7 @@ from mnistbench.harness.records import RecordStore
 from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
-from mnistbench.models import MODELS, is_deep
+from mnistbench.models import MODELS, is_deep_name
 from mnistbench.report import save_figure, slug, write_report
 from mnistbench.robustness import corrupted_sets
 
@@ -204,7 +204,7 @@ def plan_todo(units, planned, store: RecordStore, preset):
 def _longest_first(unit):
     """Sort key: final fits (the largest training sets) first, the CNNs first among them,
     so that parallel workers do not end with one long unit running alone."""
-    return unit.split != "test", not (unit.model in MODELS and is_deep(unit.model))
+    return unit.split != "test", not is_deep_name(unit.model)
 
 
 def _unit_line(r):
