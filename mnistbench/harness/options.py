@@ -232,12 +232,13 @@ def check_whole(value, name, low, fix, high=None):
         raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")
 
 
-def names_of(value, what, registry, note=None) -> list:
-    """The names of a ``datasets=`` / ``models=`` argument as a list: None means the whole
-    registry, one string is one name, an empty list is refused, and a name given twice
-    is run once (with a ``note``)."""
+def names_of(value, what, registry, note=None, default=None) -> list:
+    """The names of a ``datasets=`` / ``models=`` argument as a list: None means ``default``
+    (the whole registry when that is None), ``"all"`` the whole registry, one string is
+    one name, an empty list is refused, and a name given twice is run once (with a
+    ``note``)."""
     if value is None:
-        return list(registry)
+        return list(registry if default is None else default)
     if isinstance(value, str):
         value = [value]
     try:
@@ -252,6 +253,7 @@ def names_of(value, what, registry, note=None) -> list:
     if odd:
         raise UsageError(f"{what}: {odd[0]!r} is not a name; give names as strings, e.g. "
                          f"{what}={list(registry)[:2]}")
+    names = [m for n in names for m in (registry if n == "all" else [n])]
     unique = list(dict.fromkeys(names))
     if len(unique) < len(names) and note:
         twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)

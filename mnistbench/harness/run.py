@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.corruptions import plot_corruptions
-from mnistbench.datasets import DATASETS, FOLDER_PREFIX, load_dataset
+from mnistbench.datasets import DATASETS, DEFAULT_DATASETS, FOLDER_PREFIX, load_dataset
 from mnistbench.devices import nvidia_gpus
 from mnistbench.errors import UsageError
 from mnistbench.harness.execute import stratified_subsample
@@ -49,8 +49,10 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     Parameters
     ----------
     datasets, models : list of str, optional
-        Registry names (default: all); a dataset may also be ``"folder:PATH"``, a
-        folder with one sub-folder of images per class.
+        Registry names (default: every model; datasets ``DEFAULT_DATASETS``, MNIST and
+        digits, with ``"all"`` naming every registered one, Fashion-MNIST included); a
+        dataset may also be ``"folder:PATH"``, a folder with one sub-folder of images per
+        class.
     preset : {"quick", "default", "full"} or Preset
     **options
         The fields of :class:`~mnistbench.harness.RunOptions`:
@@ -65,7 +67,7 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     check_not_bootstrapping()
     opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
-        return _run(names_of(datasets, "datasets", DATASETS, logger.info),
+        return _run(names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS),
                     names_of(models, "models", MODELS, logger.info), opts)
 
 
