@@ -39,6 +39,7 @@ TRUSTED_TYPES = frozenset({
     "mnistbench.features.DeskewTransformer",
     "mnistbench.features.HOGTransformer",
     "mnistbench.features.ImageFlattener",
+    "mnistbench.models.BatchedSVC",
     "mnistbench.models.CappedPCA",
     "mnistbench.models.XGBoostClassifier",
     "sklearn.tree._tree.Tree",

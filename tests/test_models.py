@@ -136,3 +136,71 @@ def test_capped_pca_is_pca_until_the_data_is_too_small():
     assert clone(small).get_params()["n_components"] == 200
     with pytest.warns(UserWarning, match="using 25"):
         assert small.fit_transform(X[:25]).shape == (25, 25)
+
+
+# --------------------------------------------------------------------------- BatchedSVC
+def _libsvm_predict(model, X):
+    """What scikit-learn's SVC (libsvm, one image at a time) predicts for ``model``."""
+    from sklearn.svm import SVC
+
+    return SVC.predict(model, X)
+
+
+def test_batched_svc_predicts_what_libsvm_predicts(mnist, digits):
+    """The zoo's SVMs predict in matrix products; the answers must be libsvm's, image for
+    image: MNIST through the svc pipeline's PCA and hog-svm's features, digits pixels,
+    string labels, and a batch size that splits the images into uneven blocks."""
+    from mnistbench.models import BatchedSVC
+
+    rng = np.random.RandomState(0)
+    train = rng.choice(len(mnist.y_train), 3000, replace=False)
+    for name in ("svc", "hog-svm"):
+        pipe = make_model(name, random_state=0).fit(mnist.X_train[train], mnist.y_train[train])
+        features = pipe[:-1].transform(mnist.X_test[:2000])
+        ours = pipe[-1].predict(features)
+        np.testing.assert_array_equal(ours, _libsvm_predict(pipe[-1], features))
+        assert np.mean(ours == mnist.y_test[:2000]) > 0.9
+    X = digits.X_train.reshape(len(digits.X_train), -1).astype(float)
+    Xt = digits.X_test.reshape(len(digits.X_test), -1).astype(float)
+    labels = np.array(list("abcdefghij"))[digits.y_train]
+    model = BatchedSVC(C=3, gamma=0.01).fit(X, labels)
+    model._BLOCK_VALUES = 7 * len(model.support_vectors_)  # blocks of 7 images
+    np.testing.assert_array_equal(model.predict(Xt), _libsvm_predict(model, Xt))
+    assert model.predict(Xt).dtype.kind == "U"
+
+
+@pytest.mark.parametrize("case", ["two-classes", "probability", "linear", "sparse"])
+def test_batched_svc_leaves_what_it_does_not_batch_to_libsvm(digits, case, monkeypatch):
+    import scipy.sparse
+    from sklearn.svm import SVC
+
+    from mnistbench.models import BatchedSVC
+
+    X = digits.X_train.reshape(len(digits.X_train), -1).astype(float)
+    y = digits.y_train % 2 if case == "two-classes" else digits.y_train
+    params = {"probability": {"probability": True}, "linear": {"kernel": "linear"}}.get(case, {})
+    if case == "sparse":
+        X = scipy.sparse.csr_matrix(X)
+    model = BatchedSVC(random_state=0, **params).fit(X, y)
+    monkeypatch.setattr(BatchedSVC, "_ovo_votes", lambda self, X: pytest.fail("batched"))
+    np.testing.assert_array_equal(model.predict(X[:50]), SVC.predict(model, X[:50]))
+
+
+def test_batched_svc_passes_every_estimator_check_that_svc_passes():
+    """scikit-learn's own checks: BatchedSVC fails none that SVC passes (SVC itself fails
+    the sample-weight equivalence check, which libsvm's solver tolerance explains)."""
+    from sklearn.svm import SVC
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from mnistbench.models import BatchedSVC
+
+    def failed(estimator):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = check_estimator(estimator, on_fail=None)
+        return {r["check_name"] for r in results if r["status"] == "failed"}, len(results)
+
+    ours, n_ours = failed(BatchedSVC())
+    theirs, n_theirs = failed(SVC())
+    assert n_ours == n_theirs > 30
+    assert ours <= theirs, ours - theirs
