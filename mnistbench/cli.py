@@ -215,7 +215,7 @@ def _add_model_file_commands(sub):
     p.add_argument("--model", required=True, choices=list(MODELS), metavar="MODEL",
                    help=f"one of: {', '.join(MODELS)}")
     p.add_argument("--dataset", default="mnist", type=_one_dataset_name, metavar="DATASET",
-                   help="mnist (default), digits, fashion-mnist or folder:PATH")
+                   help="mnist (default), digits, fashion-mnist, folder:PATH or npz:PATH")
     p.add_argument("--output", required=True, metavar="PATH", type=_output,
                    help="model file: .keras for the CNNs, .skops for the others (added if missing)")
     p.add_argument("--epochs", type=int,
@@ -279,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
                    type=_dataset_name,
                    help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))}, "
-                   "folder:PATH (one sub-folder of images per class) or 'all' (every "
-                   f"registered one); default: {', '.join(DEFAULT_DATASETS)}")
+                   "folder:PATH (one sub-folder of images per class), npz:PATH (x_train, "
+                   "y_train, x_test, y_test) or 'all' (every registered one); default: "
+                   f"{', '.join(DEFAULT_DATASETS)}")
     RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -288,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
                    help=f"models to run: {', '.join(MODELS)}")
     p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
-                   help=f"datasets: {', '.join(sorted(DATASETS))}, folder:PATH or 'all' "
+                   help=f"datasets: {', '.join(sorted(DATASETS))}, folder:PATH, npz:PATH or 'all' "
                    f"(default: {', '.join(DEFAULT_DATASETS)})")
     RunOptions.add_arguments(p)
     p.set_defaults(func=cmd_run)

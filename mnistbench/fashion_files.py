@@ -96,7 +96,7 @@ def read_fashion_file(path) -> dict:
         return arrays_from_idx_folder(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    return _arrays_from_npz(path)
+    return _arrays_from_npz(path, layout="Keras's layout")
 
 
 def verify_fashion_mnist(arrays: dict) -> dict:

@@ -1,7 +1,7 @@
 """Reading a folder of a user's own images (one sub-folder per class) into arrays: the
 files of each class, a fingerprint of them for the cache, the images themselves (in MNIST
 form with :func:`mnistbench.imaging.to_mnist`, or as they are) and the train/test split.
-:func:`mnistbench.datasets.load_image_folder` puts these together into a Dataset."""
+:func:`load_image_folder` puts these together into a Dataset."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.errors import DataVerificationError
+from mnistbench.dataset_types import Dataset
+from mnistbench.errors import DataUnavailableError, DataVerificationError
 from mnistbench.imaging import load_image, to_mnist
-from mnistbench.log import log_progress
+from mnistbench.log import log_progress, progress_logging
+from mnistbench.mnist_files import _atomic_save_npz
+from mnistbench.sources import cache_dir
 
+FOLDER_PREFIX = "folder:"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -108,3 +112,76 @@ def _folder_split(root, arrays, test_size, random_state):
     X_train, X_test, y_train, y_test = train_test_split(
         arrays["x_all"], y, test_size=test_size, stratify=y, random_state=random_state)
     return X_train, y_train, X_test, y_test
+
+
+def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cache=None,
+                      verbose=False, **source_options) -> Dataset:
+    """A folder of images with one sub-folder per class, as a :class:`Dataset`.
+
+    Layout: ``PATH/<class>/*.png`` (any of PNG, JPEG, BMP, GIF, TIFF, WebP; files in
+    nested folders count for their class), split into train/test with a fixed
+    stratified split, or ``PATH/train/<class>/...`` and ``PATH/test/<class>/...``
+    for a split of your own. Class names that are all integers become integer
+    labels, others stay strings.
+
+    Parameters
+    ----------
+    prepare : bool, default=True
+        Put every image into MNIST form with :func:`mnistbench.imaging.to_mnist`
+        (28x28, white digit on black, centred; any size, polarity or colour in).
+        False keeps the images' pixels as grey 0-255; they must then all have one size.
+    test_size, random_state :
+        The stratified split, when the folder has no ``train``/``test`` of its own.
+    cache : path, optional
+        Where the prepared arrays are cached (default: :func:`cache_dir`); the cache
+        is keyed by every file's name, size and modification time.
+    **source_options
+        Accepted for a uniform ``load_dataset`` call and ignored.
+
+    Unreadable or blank files are skipped with one warning naming them.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataUnavailableError(
+            f"{root}: no such folder; a folder dataset is a directory with one sub-folder per "
+            "class (e.g. digits/0/*.png, digits/1/*.png, ...)"
+        )
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        splits = {"train": _class_files(root / "train"), "test": _class_files(root / "test")}
+    else:
+        splits = {"all": _class_files(root)}
+    found = {label for classes in splits.values() for label in classes}
+    if len(found) < 2:
+        raise DataUnavailableError(
+            f"{root}: found {len(found)} class folder(s) with images ({sorted(found)}); need at "
+            f"least two sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    fingerprint = _folder_fingerprint(splits, prepare)
+    cache_path = cache_dir(cache) / "folders" / f"{fingerprint}.npz"
+    arrays = _cached_folder(cache_path)
+    if arrays is None:
+        with progress_logging(quiet=not verbose):
+            arrays = _read_folder(root, splits, prepare, verbose)
+        try:
+            _atomic_save_npz(cache_path, arrays)
+        except OSError:
+            pass  # a read-only cache only costs time
+    labels = np.concatenate([arrays[k] for k in arrays if k.startswith("y_")])
+    if all(str(v).lstrip("-").isdigit() for v in labels):
+        arrays = {k: (v.astype(np.int64) if k.startswith("y_") else v) for k, v in arrays.items()}
+    X_train, y_train, X_test, y_test = _folder_split(root, arrays, test_size, random_state)
+    if len(y_train) == 0 or len(y_test) == 0:
+        raise DataVerificationError(f"{root}: no readable images in the train or test split")
+    return Dataset(
+        name=FOLDER_PREFIX + str(path),
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        image_shape=X_train.shape[1:3],
+        classes=np.unique(np.concatenate([y_train, y_test])),
+        pixel_max=255,
+        source=str(root.resolve()),
+        description=f"images from {root} ({'prepared as MNIST digits' if prepare else 'as they are'})",
+        extra={"fingerprint": fingerprint},
+    )

@@ -116,7 +116,7 @@ def _arrays_from_pkl_gz(raw: bytes) -> dict:
     }
 
 
-def _arrays_from_npz(path) -> dict:
+def _arrays_from_npz(path, layout="Keras's mnist.npz layout") -> dict:
     """The four arrays of an ``.npz`` file. A file that is not a readable archive of them
     (truncated, damaged, another layout) fails verification; any other error (no
     memory, no permission) propagates as it is: it says nothing about the file."""
@@ -125,7 +125,7 @@ def _arrays_from_npz(path) -> dict:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
             if missing:
                 raise DataVerificationError(
-                    f"{path} lacks arrays {sorted(missing)}; expected Keras's mnist.npz layout "
+                    f"{path} lacks arrays {sorted(missing)}; expected {layout} "
                     "(x_train, y_train, x_test, y_test)"
                 )
             return {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}

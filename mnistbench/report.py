@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnistbench.datasets import FOLDER_PREFIX
+from mnistbench.datasets import is_user_dataset
 from mnistbench.report_html import write_html_report
 from mnistbench.robustness import ROBUSTNESS_NOTE, write_robustness
 from mnistbench.stats import (
@@ -221,10 +221,11 @@ def slug(dataset: str) -> str:
     base name and adds a hash of its whole path ("folder:/x/my digits" ->
     "folder-my_digits-3f2a9c"), so two folders with the same base name never overwrite
     each other's tables."""
-    if dataset.startswith(FOLDER_PREFIX):
-        path = dataset[len(FOLDER_PREFIX):].rstrip("/\\")
+    if is_user_dataset(dataset):
+        kind, _, path = dataset.partition(":")
+        path = path.rstrip("/\\")
         tag = hashlib.sha256(path.encode()).hexdigest()[:6]
-        dataset = f"folder-{Path(path).name or 'root'}-{tag}"
+        dataset = f"{kind}-{Path(path).name or 'root'}-{tag}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
 
 

@@ -348,3 +348,70 @@ def test_fashion_mnist_only_when_named():
     assert names_of(["mnist", "all"], "datasets", datasets.DATASETS) == [
         "mnist", "digits", "fashion-mnist"]
     assert check_dataset_name("all") == "all"
+
+
+# --------------------------------------------------------------------------- npz:PATH
+def _digits_npz(path, digits, **changes):
+    arrays = {"x_train": digits.X_train, "y_train": digits.y_train,
+              "x_test": digits.X_test, "y_test": digits.y_test, **changes}
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+def test_npz_dataset_round_trip_and_its_forms(tmp_path, digits):
+    plain = load_dataset(f"npz:{_digits_npz(tmp_path / 'a.npz', digits)}")
+    np.testing.assert_array_equal(plain.X_train, digits.X_train)
+    assert plain.image_shape == (8, 8) and plain.name == f"npz:{tmp_path / 'a.npz'}"
+    flat = load_dataset(f"npz:{_digits_npz(tmp_path / 'b.npz', digits, x_train=digits.X_train.reshape(-1, 64), x_test=digits.X_test.reshape(-1, 64))}")  # noqa: E501
+    np.testing.assert_array_equal(flat.X_test, digits.X_test)
+    assert flat.extra["fingerprint"] == plain.extra["fingerprint"]  # the same arrays
+    floats = load_dataset(f"npz:{_digits_npz(tmp_path / 'c.npz', digits, x_train=digits.X_train / 16.0, x_test=digits.X_test / 16.0)}")  # noqa: E501
+    assert floats.X_train.dtype == np.uint8 and floats.X_train.max() == 255
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    strings = load_dataset(f"npz:{_digits_npz(tmp_path / 'd.npz', digits, y_train=names[digits.y_train], y_test=names[digits.y_test])}")  # noqa: E501
+    assert set(strings.classes) == set(names)
+    wide = load_dataset(f"npz:{_digits_npz(tmp_path / 'e.npz', digits, x_train=digits.X_train.reshape(-1, 4, 16).reshape(-1, 64), x_test=digits.X_test.reshape(-1, 64), image_shape=np.array([4, 16]))}")  # noqa: E501
+    assert wide.image_shape == (4, 16) and wide.X_train.shape[1:] == (4, 16)
+    changed = digits.X_test.copy()
+    changed[0, 0, 0] += 1
+    other = load_dataset(f"npz:{_digits_npz(tmp_path / 'a.npz', digits, x_test=changed)}")
+    assert other.extra["fingerprint"] != plain.extra["fingerprint"]
+
+
+@pytest.mark.parametrize("fault, match", [
+    ("missing", r"lacks arrays \['y_test'\]"),
+    ("nan", "NaN pixels"),
+    ("not-square", "not a square image.*image_shape"),
+    ("classes", "different classes.*only in y_test"),
+    ("lengths", "1347 images but y_train 1000 labels"),
+    ("range", "integers must be 0-255"),
+    ("float-range", r"floats must be in \[0, 1\]"),
+    ("no-file", "no such file"),
+])
+def test_npz_dataset_faults_are_named_before_any_work(tmp_path, digits, fault, match):
+    x_tr, x_te = digits.X_train, digits.X_test
+    changes = {
+        "missing": {"y_test": None},
+        "nan": {"x_train": np.where(x_tr == 3, np.nan, x_tr / 16.0)},
+        "not-square": {"x_train": x_tr.reshape(-1, 64)[:, :60], "x_test": x_te.reshape(-1, 64)[:, :60]},
+        "classes": {"y_test": np.where(digits.y_test == 9, 11, digits.y_test)},
+        "lengths": {"y_train": digits.y_train[:1000]},
+        "range": {"x_train": x_tr.astype(np.int32) * 100},
+        "float-range": {"x_train": x_tr * 1.5},
+        "no-file": {},
+    }[fault]
+    path = tmp_path / "data.npz"
+    if fault != "no-file":
+        _digits_npz(path, digits, **changes)
+    with pytest.raises((DataVerificationError, DataUnavailableError), match=match):
+        load_dataset(f"npz:{path}")
+
+
+def test_npz_and_folder_names_without_a_path_are_usage_errors():
+    from mnistbench.datasets import check_dataset_name
+    from mnistbench.errors import UsageError
+
+    with pytest.raises(UsageError, match="names no file: put its path after npz:"):
+        check_dataset_name("npz:  ")
+    assert check_dataset_name("npz:x.npz") == "npz:x.npz"

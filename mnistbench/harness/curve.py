@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from mnistbench.curves import curve_point, curve_split, write_curve_report
-from mnistbench.datasets import DATASETS, DEFAULT_DATASETS, FOLDER_PREFIX, load_dataset
+from mnistbench.datasets import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
 from mnistbench.errors import UsageError
 from mnistbench.harness.options import RunOptions, check_whole, names_of
 from mnistbench.harness.presets import Preset
@@ -107,9 +107,10 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         check_whole(size, "size", 10, "a stratified subsample needs one image per class")
     datasets = names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS)
     models = names_of(models, "models", MODELS, logger.info)
-    if any(name.startswith(FOLDER_PREFIX) for name in datasets):  # before any work
-        raise UsageError("learning-curve runs on registered datasets (mnist, digits); a "
-                         "folder's curve is not supported yet")
+    if any(is_user_dataset(name) for name in datasets):  # before any work
+        raise UsageError("learning-curve runs on registered datasets (mnist, digits, "
+                         "fashion-mnist); the curve of a folder or an npz file is not "
+                         "supported yet")
     with progress_logging(opts.quiet):
         return _run(datasets, models, sizes, seeds, opts)
 

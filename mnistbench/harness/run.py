@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.corruptions import plot_corruptions
-from mnistbench.datasets import DATASETS, DEFAULT_DATASETS, FOLDER_PREFIX, load_dataset
+from mnistbench.datasets import (
+    DATASETS,
+    DEFAULT_DATASETS,
+    FOLDER_PREFIX,
+    is_user_dataset,
+    load_dataset,
+)
 from mnistbench.devices import nvidia_gpus
 from mnistbench.errors import UsageError
 from mnistbench.harness.execute import stratified_subsample
@@ -149,7 +155,7 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None):
     store.check()
     loaded = check_data(datasets, preset, opts)
     fingerprints = {name: ds.extra["fingerprint"] for name, ds in loaded.items()
-                    if name.startswith(FOLDER_PREFIX)}
+                    if is_user_dataset(name)}
     with store.writer(wait=opts.wait, say=logger.info):
         if preset.robustness:  # corrupted test sets made once here, not by every worker
             for name, ds in loaded.items():
@@ -168,7 +174,7 @@ def check_data(datasets, preset, opts: RunOptions) -> dict:
     per fold. Returns the loaded datasets by name."""
     loaded = {}
     for name in datasets:
-        options = {} if name.startswith(FOLDER_PREFIX) else opts.data_options
+        options = {} if is_user_dataset(name) else opts.data_options
         ds = loaded[name] = load_dataset(name, verbose=not opts.quiet, **options)
         if not preset.cv:
             continue

@@ -52,7 +52,7 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
                 tune=None):
     """Hash of everything that changes a unit's result (not how many jobs run it).
 
-    ``data_fingerprint`` identifies the content of a folder dataset, so records of
+    ``data_fingerprint`` identifies the content of a folder or npz dataset, so records of
     a folder whose images changed are not reused. ``tune``: a tuned unit's grid.
     """
     payload = {

@@ -1,0 +1,100 @@
+"""A user's own arrays as a dataset: an ``.npz`` in Keras's layout, checked before any work
+(:func:`mnistbench.datasets.load_npz_dataset` makes the Dataset)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from mnistbench.errors import DataVerificationError
+from mnistbench.mnist_files import _arrays_from_npz
+
+__all__ = ["read_user_npz"]
+
+
+def read_user_npz(root: Path) -> tuple[dict, tuple, str]:
+    """``(arrays, image_shape, fingerprint)`` of the ``.npz`` at ``root``: uint8 images
+    ``(n, h, w)``, int64 or str labels, and a SHA-256 fingerprint of the four arrays.
+    Raises :class:`DataVerificationError` naming the array and the fix."""
+
+    arrays = _arrays_from_npz_file(root)
+    shape = _npz_image_shape(root, arrays)
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.ndim != 1:
+            raise DataVerificationError(f"{root}: y_{split} has shape {y.shape}; labels are one "
+                                        "per image, shape (n,)")
+        if len(x) != len(y):
+            raise DataVerificationError(f"{root}: x_{split} has {len(x)} images but y_{split} "
+                                        f"{len(y)} labels; they must match")
+        out[f"x_{split}"] = _npz_pixels(root, f"x_{split}", x.reshape((len(x), *shape)))
+        out[f"y_{split}"] = (y.astype(np.int64) if np.issubdtype(y.dtype, np.integer)
+                             else y.astype(str))
+    train, test = set(out["y_train"].tolist()), set(out["y_test"].tolist())
+    if train != test:
+        only = [f"only in {s}: {sorted(map(str, c))[:5]}" for s, c in
+                (("y_train", train - test), ("y_test", test - train)) if c]
+        raise DataVerificationError(f"{root}: the splits have different classes ({'; '.join(only)}); "
+                                    "every class needs images in both x_train and x_test")
+    if len(train) < 2:
+        raise DataVerificationError(f"{root}: one class only; a classifier needs at least two")
+    digest = hashlib.sha256()
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        digest.update(key.encode() + np.ascontiguousarray(out[key]).tobytes())
+    return out, shape, digest.hexdigest()[:16]
+
+
+def _arrays_from_npz_file(root: Path) -> dict:
+    arrays = _arrays_from_npz(root, layout="Keras's layout")
+    with np.load(root, allow_pickle=False) as npz:
+        if "image_shape" in npz.files:
+            arrays["image_shape"] = npz["image_shape"]
+    return arrays
+
+
+def _npz_image_shape(root: Path, arrays: dict) -> tuple:
+    x = arrays["x_train"]
+    declared = arrays.get("image_shape")
+    if declared is not None:
+        shape = tuple(int(v) for v in np.ravel(declared))
+        if len(shape) != 2 or min(shape) < 1:
+            raise DataVerificationError(f"{root}: image_shape is {shape}; give (height, width)")
+    elif x.ndim == 3:
+        shape = tuple(x.shape[1:])
+    elif x.ndim == 2:
+        side = int(round(np.sqrt(x.shape[1])))
+        if side * side != x.shape[1]:
+            raise DataVerificationError(
+                f"{root}: x_train rows have {x.shape[1]} pixels, not a square image; save the "
+                "images as (n, height, width), or add image_shape=(height, width) to the file")
+        shape = (side, side)
+    else:
+        raise DataVerificationError(f"{root}: x_train has shape {x.shape}; images are (n, height, "
+                                    "width) or flat rows (n, height*width)")
+    for key in ("x_train", "x_test"):
+        a = arrays[key]
+        if a.ndim < 2 or int(np.prod(a.shape[1:])) != shape[0] * shape[1]:
+            raise DataVerificationError(f"{root}: {key} has shape {a.shape}, which does not hold "
+                                        f"{shape[0]}x{shape[1]} images")
+    return shape
+
+
+def _npz_pixels(root: Path, key: str, x: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0-255 from integers 0-255 or floats in [0, 1]."""
+    if np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise DataVerificationError(f"{root}: {key} has pixels from {x.min()} to {x.max()}; "
+                                        "integers must be 0-255")
+        return x.astype(np.uint8)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataVerificationError(f"{root}: {key} has dtype {x.dtype}; pixels are numbers")
+    if np.isnan(x).any():
+        raise DataVerificationError(f"{root}: {key} has NaN pixels (first in image "
+                                    f"{int(np.argwhere(np.isnan(x))[0][0])}); fill or drop them")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise DataVerificationError(f"{root}: {key} has float pixels from {x.min():g} to "
+                                    f"{x.max():g}; floats must be in [0, 1] (or save uint8 0-255)")
+    return np.rint(x * 255).astype(np.uint8)
