@@ -62,14 +62,19 @@ def bench_page(title: str, records, command: str, intro: str, rows: list[dict]) 
 
 
 def mnist_cv_folds():
+    """run-all's default-preset CV data of MNIST: see :func:`cv_folds`."""
+    return cv_folds("mnist")
+
+
+def cv_folds(dataset):
     """run-all's default-preset CV data, drawn as the harness draws it for seed 0: the
-    stratified 10,000-image subsample of MNIST's training split and its 3 stratified folds.
-    Returns ``(X, y, folds)``, ``folds`` a list of ``(train_idx, val_idx)``."""
+    stratified 10,000-image subsample of ``dataset``'s training split and its 3 stratified
+    folds. Returns ``(X, y, folds)``, ``folds`` a list of ``(train_idx, val_idx)``."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from mnistbench.datasets import load_mnist
+    from mnistbench.datasets import load_dataset
 
-    d = load_mnist()
+    d = load_dataset(dataset)
     X, _, y, _ = train_test_split(d.X_train, d.y_train, train_size=10000,
                                   stratify=d.y_train, random_state=0)
     return X, y, list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))

@@ -21,6 +21,7 @@ user's own images or arrays.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,13 +123,15 @@ def load_mnist(data_file=None, cache=None, download=True, force=False, verbose=F
 
 
 def _load_mnist(data_file, cache, download, force, verbose) -> Dataset:
-    return load_canonical(_MNIST_SOURCES, DOWNLOADERS, {}, data_file or env_value("MNISTBENCH_DATA"),
+    return load_canonical(_MNIST_SOURCES, DOWNLOADERS, {},
+                          data_file or env_value("MNISTBENCH_DATA"),
                           cache_dir(cache) / CACHE_FILE_NAME, download, force, verbose)
 
 
-def _mnist_dataset(arrays: dict, source: str) -> Dataset:
+def _canonical_dataset(name, description, arrays: dict, source: str, extra=None) -> Dataset:
+    """A 28x28, 10-class, 60,000 / 10,000 dataset (MNIST's form) from its verified arrays."""
     return Dataset(
-        name="mnist",
+        name=name,
         X_train=arrays["x_train"],
         y_train=arrays["y_train"],
         X_test=arrays["x_test"],
@@ -137,8 +140,14 @@ def _mnist_dataset(arrays: dict, source: str) -> Dataset:
         classes=np.arange(10),
         pixel_max=255,
         source=source,
-        description="MNIST handwritten digits, 28x28 uint8 0-255, canonical 60k/10k split",
+        description=description,
+        extra=dict(extra or {}),
     )
+
+
+_mnist_dataset = functools.partial(
+    _canonical_dataset, "mnist",
+    "MNIST handwritten digits, 28x28 uint8 0-255, canonical 60k/10k split")
 
 
 _MNIST_SOURCES = CanonicalSources(
@@ -193,20 +202,10 @@ def _load_fashion(fashion_file, cache, download, force, verbose) -> Dataset:
                           cache_dir(cache) / FASHION_CACHE_FILE_NAME, download, force, verbose)
 
 
-def _fashion_dataset(arrays: dict, source: str) -> Dataset:
-    return Dataset(
-        name="fashion-mnist",
-        X_train=arrays["x_train"],
-        y_train=arrays["y_train"],
-        X_test=arrays["x_test"],
-        y_test=arrays["y_test"],
-        image_shape=(28, 28),
-        classes=np.arange(10),
-        pixel_max=255,
-        source=source,
-        description="Fashion-MNIST clothing, 28x28 uint8 0-255, canonical 60k/10k split",
-        extra={"class_names": list(FASHION_CLASS_NAMES)},
-    )
+_fashion_dataset = functools.partial(
+    _canonical_dataset, "fashion-mnist",
+    "Fashion-MNIST clothing, 28x28 uint8 0-255, canonical 60k/10k split",
+    extra={"class_names": list(FASHION_CLASS_NAMES)})
 
 
 _FASHION_SOURCES = CanonicalSources(
