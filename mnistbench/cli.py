@@ -39,6 +39,7 @@ from mnistbench.harness import (
     learning_curve,
     run_benchmark,
 )
+from mnistbench.harness.options import names_of
 from mnistbench.log import progress_logging
 from mnistbench.models import MODELS, is_deep
 from mnistbench.report import write_report
@@ -114,9 +115,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_fetch_data(args) -> int:
-    names = [n for d in args.dataset or DEFAULT_DATASETS
-             for n in (DATASETS if d == ALL_DATASETS else [d])]
-    names = list(dict.fromkeys(names))
+    names = names_of(args.dataset, "datasets", DATASETS, default=DEFAULT_DATASETS)
     status = 0
     for name in names:
         print(f"{name}: loading and verifying...", file=sys.stderr, flush=True)
