@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.datasets import check_dataset_name
+from mnistbench.datasets import ALL_DATASETS, check_dataset_name
 from mnistbench.errors import UsageError
 from mnistbench.harness.presets import PRESETS, Preset
 from mnistbench.models import MODELS
@@ -253,7 +253,7 @@ def names_of(value, what, registry, note=None, default=None) -> list:
     if odd:
         raise UsageError(f"{what}: {odd[0]!r} is not a name; give names as strings, e.g. "
                          f"{what}={list(registry)[:2]}")
-    names = [m for n in names for m in (registry if n == "all" else [n])]
+    names = [m for n in names for m in (registry if n == ALL_DATASETS else [n])]
     unique = list(dict.fromkeys(names))
     if len(unique) < len(names) and note:
         twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)
