@@ -10,6 +10,7 @@ from mnistbench._version import __version__
 from mnistbench.datasets import DATASETS, Dataset, load_dataset, load_image_folder
 
 __all__ = [
+    "CustomModel",
     "DATASETS",
     "Dataset",
     "HOGTransformer",
@@ -21,6 +22,7 @@ __all__ = [
     "learning_curve",
     "load_image_folder",
     "load_model",
+    "load_models_file",
     "make_model",
     "prepare_image",
     "run_benchmark",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "CustomModel": "mnistbench.user_models",
+    "load_models_file": "mnistbench.user_models",
     "KerasCNNClassifier": "mnistbench.cnn",
     "HOGTransformer": "mnistbench.features",
     "MODELS": "mnistbench.models",

@@ -43,6 +43,11 @@ from mnistbench.harness.options import names_of
 from mnistbench.log import progress_logging
 from mnistbench.models import MODELS, is_deep
 from mnistbench.report import write_report
+from mnistbench.user_models import entry_point_models, load_models_file, resolve_models
+
+MODELS_FROM_HELP = (
+    "add the models of a Python file that defines MODELS = {name: estimator or factory} "
+    "(repeatable); the file's code runs, as `python FILE` would, so use only files you trust")
 
 
 def cmd_list(args) -> int:
@@ -51,9 +56,11 @@ def cmd_list(args) -> int:
     for name, entry in DATASETS.items():
         print(f"  {name:<{width}}  {entry.summary}")
     print("models:")
-    width = max(len(n) for n in MODELS)
-    for name, entry in MODELS.items():
-        print(f"  {name:<{width}}  {entry.summary} [{entry.family}]")
+    specs = resolve_models([*MODELS, *_file_models(args)])
+    specs += entry_point_models(note=lambda m: print(f"  ({m})")).values()
+    width = max(len(s.name) for s in specs)
+    for spec in specs:
+        print(f"  {spec.name:<{width}}  {spec.summary} [{spec.family}; {spec.origin}]")
     print("presets:")
     width = max(len(n) for n in PRESETS)
     for name, preset in PRESETS.items():
@@ -61,9 +68,23 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _file_models(args) -> list:
+    """The models of ``--models-from`` files (each file runs, as ``python FILE`` would)."""
+    say = None if getattr(args, "quiet", False) else (lambda m: print(m, file=sys.stderr))
+    return [spec for path in getattr(args, "models_from", None) or []
+            for spec in load_models_file(path, note=say).values()]
+
+
+def _models(args):
+    """``--models`` (default: every built-in model) and the ``--models-from`` files'."""
+    names = getattr(args, "models", None)
+    files = _file_models(args)
+    return [*(names or MODELS), *files] if files else names
+
+
 def cmd_run(args) -> int:
     options = RunOptions.from_namespace(args)
-    df = run_benchmark(getattr(args, "datasets", None), getattr(args, "models", None),
+    df = run_benchmark(getattr(args, "datasets", None), _models(args),
                        **dataclasses.asdict(options))
     if not args.quiet:
         _print_table(df)
@@ -72,7 +93,7 @@ def cmd_run(args) -> int:
 
 def cmd_learning_curve(args) -> int:
     options = RunOptions.from_namespace(args)
-    df = learning_curve(args.datasets, args.models, sizes=args.sizes, seeds=args.seeds,
+    df = learning_curve(args.datasets, _models(args), sizes=args.sizes, seeds=args.seeds,
                         **dataclasses.asdict(options))
     if not args.quiet:
         cols = ["dataset", "model", "size", "accuracy_mean", "accuracy_std", "subsamples",
@@ -242,6 +263,51 @@ def _add_model_file_commands(sub):
     p.set_defaults(func=cmd_predict)
 
 
+def _add_run_commands(sub):
+    """``run-all``, ``run`` and ``learning-curve``: the runs, with RunOptions' flags."""
+    p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
+    p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
+                   type=_dataset_name,
+                   help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))}, "
+                   "folder:PATH (one sub-folder of images per class), npz:PATH (x_train, "
+                   "y_train, x_test, y_test) or 'all' (every registered one); default: "
+                   f"{', '.join(DEFAULT_DATASETS)}")
+    p.add_argument("--models-from", action="append", metavar="FILE", help=MODELS_FROM_HELP)
+    RunOptions.add_arguments(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("run", help="run a selection of models and datasets")
+    p.add_argument("--models", nargs="+", metavar="MODEL",
+                   help=f"models to run: {', '.join(MODELS)}, an installed package's model "
+                   "or 'all' (default: every built-in model)")
+    p.add_argument("--models-from", action="append", metavar="FILE", help=MODELS_FROM_HELP)
+    p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
+                   help=f"datasets: {', '.join(sorted(DATASETS))}, folder:PATH, npz:PATH or 'all' "
+                   f"(default: {', '.join(DEFAULT_DATASETS)})")
+    RunOptions.add_arguments(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "learning-curve",
+        help="every model at growing training sizes: where do CNNs overtake classic models?")
+    p.add_argument("--models", nargs="+", metavar="MODEL",
+                   help=f"models (default: every built-in one): {', '.join(MODELS)}, an "
+                   "installed package's model or 'all'")
+    p.add_argument("--models-from", action="append", metavar="FILE", help=MODELS_FROM_HELP)
+    p.add_argument("--datasets", nargs="+", choices=[*sorted(DATASETS), ALL_DATASETS],
+                   metavar="DATASET",
+                   help=f"datasets: {', '.join(sorted(DATASETS))} or 'all' "
+                   f"(default: {', '.join(DEFAULT_DATASETS)})")
+    p.add_argument("--sizes", nargs="+", type=int, metavar="N",
+                   help="training sizes (default: 100 300 1000 3000 10000 30000 60000 for "
+                   "MNIST, 100 300 1000 and the whole split for digits)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S",
+                   help="subsamples per size up to 1,000 images (2 below 30,000, 1 above); "
+                   "default: %(default)s")
+    RunOptions.add_arguments(p)
+    p.set_defaults(func=cmd_learning_curve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnistbench",
@@ -250,7 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mnistbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("list", help="show registered datasets and models")
+    p = sub.add_parser("list", help="show registered datasets and models, and where each "
+                       "model comes from")
+    p.add_argument("--models-from", action="append", metavar="FILE", help=MODELS_FROM_HELP)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="what this machine offers: backend, GPUs, XGBoost CUDA, Dask")
@@ -274,42 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_fetch_data)
 
-    p = sub.add_parser("run-all", help="run every model on every dataset, write tables and figures")
-    p.add_argument("--dataset", dest="datasets", action="append", metavar="DATASET",
-                   type=_dataset_name,
-                   help=f"only this dataset (repeatable): {', '.join(sorted(DATASETS))}, "
-                   "folder:PATH (one sub-folder of images per class), npz:PATH (x_train, "
-                   "y_train, x_test, y_test) or 'all' (every registered one); default: "
-                   f"{', '.join(DEFAULT_DATASETS)}")
-    RunOptions.add_arguments(p)
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("run", help="run a selection of models and datasets")
-    p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
-                   help=f"models to run: {', '.join(MODELS)}")
-    p.add_argument("--datasets", nargs="+", type=_dataset_name, metavar="DATASET",
-                   help=f"datasets: {', '.join(sorted(DATASETS))}, folder:PATH, npz:PATH or 'all' "
-                   f"(default: {', '.join(DEFAULT_DATASETS)})")
-    RunOptions.add_arguments(p)
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser(
-        "learning-curve",
-        help="every model at growing training sizes: where do CNNs overtake classic models?")
-    p.add_argument("--models", nargs="+", choices=list(MODELS), metavar="MODEL",
-                   help=f"models (default: all): {', '.join(MODELS)}")
-    p.add_argument("--datasets", nargs="+", choices=[*sorted(DATASETS), ALL_DATASETS],
-                   metavar="DATASET",
-                   help=f"datasets: {', '.join(sorted(DATASETS))} or 'all' "
-                   f"(default: {', '.join(DEFAULT_DATASETS)})")
-    p.add_argument("--sizes", nargs="+", type=int, metavar="N",
-                   help="training sizes (default: 100 300 1000 3000 10000 30000 60000 for "
-                   "MNIST, 100 300 1000 and the whole split for digits)")
-    p.add_argument("--seeds", type=int, default=3, metavar="S",
-                   help="subsamples per size up to 1,000 images (2 below 30,000, 1 above); "
-                   "default: %(default)s")
-    RunOptions.add_arguments(p)
-    p.set_defaults(func=cmd_learning_curve)
+    _add_run_commands(sub)
 
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", type=_output,

@@ -34,6 +34,8 @@ def curve_table(records) -> pd.DataFrame:
         if point is None:
             continue
         rows.append({"dataset": r["dataset"], "model": r["model"], "size": point[0],
+                     "family": r.get("family") or ("deep" if is_deep_name(r["model"])
+                                                   else "classic"),
                      "ok": r.get("status") == "ok", "accuracy": r.get("accuracy", np.nan),
                      "fit_seconds": r.get("fit_seconds", np.nan),
                      "warned": bool(r.get("warnings"))})
@@ -44,6 +46,7 @@ def curve_table(records) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     ok = df[df["ok"]]
+    families = df.groupby("model")["family"].first()
     out = ok.groupby(["dataset", "model", "size"]).agg(
         accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
         accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"),
@@ -54,7 +57,7 @@ def curve_table(records) -> pd.DataFrame:
     out["failed"] = out["failed"].fillna(0).astype(int)
     out["subsamples"] = out["subsamples"].fillna(0).astype(int)
     out["warned"] = out["warned"].fillna(0).astype(int)
-    out["family"] = ["deep" if is_deep_name(m) else "classic" for m in out["model"]]
+    out["family"] = out["model"].map(families)
     return out[columns].sort_values(["dataset", "model", "size"]).reset_index(drop=True)
 
 

@@ -80,3 +80,22 @@ def test_timeout_is_refused_with_dask(tmp_path):
     with pytest.raises(ValueError, match="--timeout works with the local backend only"):
         run_benchmark(["digits"], ["logreg"], preset="quick", output=tmp_path, quiet=True,
                       backend="dask", timeout=10)
+
+
+def test_a_models_file_is_loaded_again_on_each_dask_worker(tmp_path):
+    """Its class lives only in the file: a worker loads the file rather than unpickle it."""
+    from mnistbench import load_models_file
+
+    path = tmp_path / "mine.py"
+    path.write_text("from sklearn.linear_model import RidgeClassifier\n"
+                    "class Flat(RidgeClassifier):\n"
+                    "    def fit(self, X, y):\n"
+                    "        return super().fit(X.reshape(len(X), -1), y)\n"
+                    "    def predict(self, X):\n"
+                    "        return super().predict(X.reshape(len(X), -1))\n"
+                    "MODELS = {'flat-ridge': Flat()}\n")
+    df = run_benchmark(["digits"], list(load_models_file(path).values()), preset="quick",
+                       output=tmp_path / "out", quiet=True, figures=False, robustness=False,
+                       backend="dask", n_jobs=2)
+    assert list(df["model"]) == ["flat-ridge"] and (df["status"] == "ok").all()
+    assert len(_records(tmp_path / "out")) == len(SPLITS)

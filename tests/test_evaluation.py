@@ -321,7 +321,7 @@ def test_cli_report_without_records_is_a_clear_error(tmp_path, capsys):
 def test_cli_rejects_unknown_models():
     out = subprocess.run([sys.executable, "-m", "mnistbench", "run", "--models", "resnet"],
                          capture_output=True, text=True)
-    assert out.returncode == 2 and "invalid choice" in out.stderr
+    assert out.returncode == 2 and "error: unknown model 'resnet'" in out.stderr
 
 
 def test_cli_list_shows_presets(capsys):

@@ -133,7 +133,7 @@ def test_bad_run_option_is_refused_before_any_work(run_dir, capsys, extra, messa
 
 
 ARGPARSE_ERRORS = [
-    (["run", "--models", "no-such-model", "--datasets", "digits"], r"invalid choice: 'no-such-model'"),
+    (["run", "--models", "no-such-model", "--datasets", "digits"], r"unknown model 'no-such-model'.*--models-from"),
     (["run-all", "--dataset", "bogus"], r"unknown dataset 'bogus'.*folder:PATH"),
     (["run-all", "--preset", "huge"], r"invalid choice: 'huge'"),
     (["run-all", "--n-jobs", "two"], r"invalid int value: 'two'"),
@@ -860,6 +860,34 @@ def test_dask_backend_without_dask_is_a_usage_error(run_dir, capsys, monkeypatch
     _no_dask(monkeypatch)
     code, _, err = run_cli(capsys, *RUN, "--output", out, "--backend", "dask")
     assert_error(err, r"--backend dask needs dask.distributed.*pip install 'mnistbench\[dask\]'")
+    assert code == 2
+    assert (out / "records.jsonl").read_bytes() == before
+
+
+BAD_MODEL_FILES = [
+    ("missing.py", None, r"--models-from .*missing.py: no such file"),
+    ("models.txt", "MODELS = {}", r"models.txt: not a .py file"),
+    ("none.py", "x = 1", r"the file defines no MODELS; add MODELS = "),
+    ("raises.py", "import math\nMODELS = 1 / 0", r"running it raised ZeroDivisionError \(line 2\)"),
+    ("listed.py", "MODELS = []", r"MODELS is list \[\]; make it a non-empty dict"),
+    ("spaced.py", "from sklearn.svm import SVC\nMODELS = {'my svc': SVC()}",
+     r"model name 'my svc' \(file .*\): use letters"),
+    ("clash.py", "from sklearn.svm import SVC\nMODELS = {'svc': SVC()}",
+     r"'svc' \(file .*\) is a built-in model's name"),
+    ("number.py", "MODELS = {'x': 42}", r"model 'x' \(file .*\) is int 42, not an estimator"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", BAD_MODEL_FILES,
+                         ids=[n for n, _, _ in BAD_MODEL_FILES])
+def test_a_bad_models_file_is_refused_before_any_work(run_dir, capsys, tmp_path, name, text,
+                                                      message):
+    out, before = run_dir
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    code, _, err = run_cli(capsys, *RUN, "--output", out, "--models-from", path)
+    assert_error(err, message)
     assert code == 2
     assert (out / "records.jsonl").read_bytes() == before
 

@@ -27,7 +27,7 @@ from mnistbench.harness.run import (
 )
 from mnistbench.harness.units import Unit, params_hash, record_key
 from mnistbench.log import logger, progress_logging
-from mnistbench.models import MODELS
+from mnistbench.user_models import ModelSpec, builtin_spec, resolve_models
 
 __all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
 
@@ -62,12 +62,16 @@ def curve_units(datasets, models, preset: Preset, n_train, sizes=None, seeds=3, 
     units = []
     for dataset in datasets:
         for model in models:
-            params = preset.params_for(model, MODELS[model].family)
-            h = params_hash(dataset, model, preset, seed, params)
+            spec = model if isinstance(model, ModelSpec) else builtin_spec(model)
+            params = spec.budget(preset.params_for(spec.name, spec.family))
+            custom = None if spec.builtin else spec
+            h = params_hash(dataset, spec.name, preset, seed, params,
+                            identity=custom and custom.identity)
             for size in _sizes(dataset, n_train[dataset], sizes):
                 reps = 1 if size >= n_train[dataset] else repeats_at(size, seeds)
-                units += [Unit(dataset, model, curve_split(size, r), preset, seed, params, h,
-                               device, threads, verbose) for r in range(1, reps + 1)]
+                units += [Unit(dataset, spec.name, curve_split(size, r), preset, seed, params,
+                               h, device, threads, verbose, spec=custom)
+                          for r in range(1, reps + 1)]
     return units
 
 
@@ -76,8 +80,11 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
 
     Parameters
     ----------
-    datasets, models : list of str, optional
-        Registry names (default: all).
+    datasets : list of str, optional
+        Registry names (default: MNIST and digits).
+    models : list or dict, optional
+        As :func:`~mnistbench.run_benchmark`'s: names, your own ``(name, estimator)``
+        pairs or mapping (default: every built-in model).
     sizes : list of int, optional
         Training sizes (default ``CURVE_SIZES``: 100 to 60,000 for MNIST, 100 to the
         whole split for digits). A size at or above the split's size is the whole split.
@@ -106,7 +113,7 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
     for size in sizes or ():
         check_whole(size, "size", 10, "a stratified subsample needs one image per class")
     datasets = names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS)
-    models = names_of(models, "models", MODELS, logger.info)
+    models = resolve_models(models, logger.info)
     if any(is_user_dataset(name) for name in datasets):  # before any work
         raise UsageError("learning-curve runs on registered datasets (mnist, digits, "
                          "fashion-mnist); the curve of a folder or an npz file is not "

@@ -17,7 +17,7 @@ from mnistbench.devices import tf_data_without_autotune
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
-from mnistbench.models import is_deep, is_deep_name, make_model
+from mnistbench.models import is_deep
 from mnistbench.robustness import corrupted_sets, score_corrupted
 from mnistbench.stats import encode_predictions
 from mnistbench.tuning import halving_search, search_summary
@@ -70,13 +70,13 @@ def run_unit(unit: Unit, data_options=None) -> dict:
     """Fit and score one unit in this process; return its record (status ok)."""
     preset = unit.preset
     ds, seed, size, X_fit, y_fit, X_eval, y_eval = _split(unit, data_options)
-    est = make_model(unit.model, random_state=seed, device=unit.device, n_jobs=unit.threads)
+    est = unit.model_spec.build(random_state=seed, device=unit.device, n_jobs=unit.threads)
     est.set_params(**unit.params)
     fit_kwargs = {}
     final = est.steps[-1][1] if hasattr(est, "steps") else est
-    # The "deep" family's contract (models.FAMILIES): the final step is a Keras
-    # estimator with ``verbose``, ``history_`` and ``fit(validation_data=...)``.
-    deep = is_deep(unit.model)
+    # A Keras final step (models.FAMILIES's "deep" contract: ``verbose``, ``history_``,
+    # ``fit(validation_data=...)``), read from the estimator, a user's pipeline included.
+    deep = is_deep(est)
     if deep:
         # Keras's epoch lines only when asked (--verbose): by default the progress bar
         # is the one thing on the screen, not lines from every worker interleaved with it.
@@ -87,7 +87,8 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         # a learning-curve point: scoring 10,000 test images after each of the hundreds
         # of short epochs of a 100-image fit would cost more than the fit. Not for a
         # tuned unit: the search would pass it to every inner fit too.
-        fit_kwargs["validation_data"] = (X_eval, y_eval)
+        on = f"{est.steps[-1][0]}__" if hasattr(est, "steps") else ""  # a pipeline's last step
+        fit_kwargs[f"{on}validation_data"] = (X_eval, y_eval)
     search = None
     if unit.tune:  # nested CV: the search sees only this unit's training data
         search = halving_search(est, unit.tune, seed=seed, max_samples=preset.tune_max_samples,
@@ -177,9 +178,11 @@ def _device_of(estimator):
 
 
 def _base_record(unit: Unit) -> dict:
+    custom = {"family": unit.spec.family, "origin": unit.spec.origin} if unit.spec else {}
     return {
         "dataset": unit.dataset,
         "model": unit.label,
+        **custom,
         "split": unit.split,
         "preset": unit.preset.name,
         "seed": unit.seed,
@@ -195,7 +198,7 @@ def _base_record(unit: Unit) -> dict:
 def record_unit(unit: Unit, data_options=None) -> dict:
     """:func:`run_unit`, with any failure turned into a ``failed`` record."""
     try:
-        if is_deep_name(unit.model):  # an unknown name fails in run_unit
+        if unit.family == "deep":  # an unknown name fails in run_unit
             with tf_data_without_autotune():
                 return run_unit(unit, data_options)
         return run_unit(unit, data_options)

@@ -150,9 +150,9 @@ class RunOptions:
         """
         for name in datasets:
             check_dataset_name(name)
-        for name in models:
-            if name not in MODELS:
-                raise UsageError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+        for model in models:  # names here; resolve_models has checked a user's models
+            if isinstance(model, str) and model not in MODELS:
+                raise UsageError(f"unknown model {model!r}; choose from {sorted(MODELS)}")
         self._check_numbers()
         if self.device not in DEVICES:
             raise UsageError(f"device={self.device!r}: choose 'auto', 'cpu' or 'gpu'")

@@ -35,9 +35,9 @@ from mnistbench.harness.records import RecordStore
 from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
-from mnistbench.models import MODELS, is_deep_name
 from mnistbench.report import save_figure, slug, write_report
 from mnistbench.robustness import corrupted_sets
+from mnistbench.user_models import resolve_models
 
 __all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark"]
 
@@ -54,11 +54,18 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
 
     Parameters
     ----------
-    datasets, models : list of str, optional
-        Registry names (default: every model; datasets ``DEFAULT_DATASETS``, MNIST and
-        digits, with ``"all"`` naming every registered one, Fashion-MNIST included); a
-        dataset may also be ``"folder:PATH"``, a folder with one sub-folder of images per
-        class.
+    datasets : list of str, optional
+        Registry names (default ``DEFAULT_DATASETS``, MNIST and digits; ``"all"`` names
+        every registered one, Fashion-MNIST included), ``"folder:PATH"`` (one sub-folder
+        of images per class) or ``"npz:PATH"`` (arrays in Keras's layout).
+    models : list or dict, optional
+        Registry names (default: every built-in model; ``"all"`` adds the models of
+        installed packages' ``mnistbench.models`` entry points), your own models as
+        ``(name, estimator_or_factory)`` pairs or a ``{name: estimator_or_factory}``
+        mapping (wrap one in :class:`~mnistbench.CustomModel` to set its family or tuning
+        grid), and the models of :func:`~mnistbench.load_models_file`. A user's
+        estimator is cloned for each unit; a factory is called with the
+        ``random_state``, ``device`` and ``n_jobs`` it accepts.
     preset : {"quick", "default", "full"} or Preset
     **options
         The fields of :class:`~mnistbench.harness.RunOptions`:
@@ -74,7 +81,7 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
         return _run(names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS),
-                    names_of(models, "models", MODELS, logger.info), opts)
+                    resolve_models(models, logger.info), opts)
 
 
 run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
@@ -212,7 +219,7 @@ def plan_todo(units, planned, store: RecordStore, preset):
 def _longest_first(unit):
     """Sort key: final fits (the largest training sets) first, the CNNs first among them,
     so that parallel workers do not end with one long unit running alone."""
-    return unit.split != "test", not is_deep_name(unit.model)
+    return unit.split != "test", unit.family != "deep"
 
 
 def _unit_line(r):

@@ -9,6 +9,7 @@ import json
 from mnistbench.harness.presets import Preset
 from mnistbench.models import MODELS
 from mnistbench.tuning import TUNING, tuned_label
+from mnistbench.user_models import ModelSpec, builtin_spec
 
 __all__ = ["Unit", "params_hash", "plan_units", "record_key"]
 
@@ -19,6 +20,7 @@ class Unit:
 
     ``tune``: the grid of a tuned unit, which searches it on its own training data
     (nested CV; :mod:`mnistbench.tuning`) and is recorded as ``<model>-tuned``.
+    ``spec``: the model itself (None: the registry model named ``model``).
     """
 
     dataset: str
@@ -32,6 +34,19 @@ class Unit:
     threads: int | None = None
     verbose: int = 0
     tune: dict | None = None
+    spec: ModelSpec | None = None
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        return self.spec if self.spec is not None else builtin_spec(self.model)
+
+    @property
+    def family(self) -> str | None:
+        """The model's family: its spec's, its registry entry's; None for an unknown name."""
+        if self.spec is not None:
+            return self.spec.family
+        entry = MODELS.get(self.model)
+        return entry.family if entry else None
 
     @property
     def label(self):
@@ -49,11 +64,13 @@ def record_key(record: dict):
 
 
 def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=None,
-                tune=None):
+                tune=None, identity=None):
     """Hash of everything that changes a unit's result (not how many jobs run it).
 
     ``data_fingerprint`` identifies the content of a folder or npz dataset, so records of
     a folder whose images changed are not reused. ``tune``: a tuned unit's grid.
+    ``identity``: what a user's model is (:attr:`ModelSpec.identity`), so a changed
+    parameter recomputes its units.
     """
     payload = {
         "dataset": dataset,
@@ -70,6 +87,8 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
         payload["robustness"] = preset.robustness
     if data_fingerprint is not None:
         payload["data"] = data_fingerprint
+    if identity is not None:  # a user's model; absent for the registry's
+        payload["estimator"] = identity
     if tune is not None:  # absent untuned: earlier records keep their hash
         payload["tune"] = {"grid": tune, "max_samples": preset.tune_max_samples, **TUNING}
     blob = json.dumps(payload, sort_keys=True, default=repr).encode()
@@ -79,17 +98,24 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
 def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0,
                fingerprints=None, tune=False):
     """Every unit of a run, in order: per dataset and model, the folds then the test fit;
-    with ``tune``, then the same units of each model's tuned twin (over its entry's grid)."""
+    with ``tune``, then the same units of each model's tuned twin (over its grid).
+    ``models``: :class:`~mnistbench.user_models.ModelSpec` or registry names."""
     units = []
     fingerprints = fingerprints or {}
     for dataset in datasets:
         for model in models:
-            entry = MODELS.get(model)  # an unknown name is the unit's failure, not the plan's
-            params = preset.params_for(model, entry.family if entry else "classic")
-            grids = [None] + ([entry.grid] if tune and entry and entry.grid else [])
+            spec = model if isinstance(model, ModelSpec) else None
+            name = spec.name if spec else model
+            if spec is None and name in MODELS:  # an unknown name is its units' failure
+                spec = builtin_spec(name)
+            params = preset.params_for(name, spec.family if spec else "classic")
+            params = spec.budget(params) if spec else params
+            grids = [None] + ([spec.grid] if tune and spec and spec.grid else [])
+            custom = spec if spec and not spec.builtin else None
             for grid in grids:
-                h = params_hash(dataset, model, preset, seed, params, fingerprints.get(dataset),
-                                tune=grid)
-                units += [Unit(dataset, model, s, preset, seed, params, h, device, threads,
-                               verbose, tune=grid) for s in preset.splits + ["test"]]
+                h = params_hash(dataset, name, preset, seed, params, fingerprints.get(dataset),
+                                tune=grid, identity=custom and custom.identity)
+                units += [Unit(dataset, name, s, preset, seed, params, h, device, threads,
+                               verbose, tune=grid, spec=custom)
+                          for s in preset.splits + ["test"]]
     return units

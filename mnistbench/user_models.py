@@ -1,0 +1,477 @@
+"""Your own models beside the zoo: estimators, factories, a models file, installed plugins.
+
+Every model of a run becomes a :class:`ModelSpec`: a built-in registry entry, or a user's
+estimator (cloned for each unit) or factory (called for each unit, with the
+``random_state``, ``device`` and ``n_jobs`` it accepts). A user's model is identified by
+a stable rendering of what it is (its class's qualified name and its parameters,
+nested estimators included, never a memory address), which goes into its units' hash:
+resuming re-uses a unit only while the model is the same, and changing one parameter
+recomputes that model's units only.
+
+Where user models come from:
+
+- Python: ``run_benchmark(models=["svc", ("mine", make_pipeline(...))])`` or a mapping
+  ``{"mine": estimator_or_factory}``; wrap a value in :class:`CustomModel` to give its
+  family, a tuning grid or a summary.
+- A models file (``--models-from PATH.py``, :func:`load_models_file`): a Python file
+  that defines ``MODELS = {name: estimator, factory or CustomModel}``. Loading it runs
+  its code, as ``python PATH.py`` would. Worker processes (and Dask workers) load the
+  file again rather than receive its objects, so classes defined in it work there too.
+- Installed packages: an entry point in the group ``mnistbench.models`` whose object is an
+  estimator, a factory or a CustomModel; it runs when named (or with ``"all"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import inspect
+import pickle
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnistbench.errors import UsageError
+from mnistbench.models import FAMILIES, MODELS, is_deep
+from mnistbench.tuning import TUNED_SUFFIX
+
+__all__ = ["ALL_MODELS", "ENTRY_POINT_GROUP", "CustomModel", "ModelSpec", "builtin_spec",
+           "entry_point_models", "load_models_file", "resolve_models"]
+
+ENTRY_POINT_GROUP = "mnistbench.models"
+#: A model name of ``models=`` and ``--models`` that names every built-in and installed one.
+ALL_MODELS = "all"
+BUILT_IN = "built-in"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: Parameters that change how fast a model runs, not what it computes: left out of its
+#: identity, as the harness's own hash leaves out how many jobs run a unit.
+_SPEED_PARAMS = {"n_jobs", "verbose", "cache_size"}
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomModel:
+    """A model of your own, with what the harness cannot read from it.
+
+    Parameters
+    ----------
+    estimator : estimator, estimator class or callable
+        An unfitted scikit-learn-style estimator (``fit``, ``predict``, ``get_params``),
+        cloned for each unit; or a factory returning one, called for each unit with
+        those of ``random_state``, ``device`` and ``n_jobs`` it accepts.
+    family : {"classic", "deep"}, optional
+        Which preset budget applies (the CNNs' epochs for "deep"). Default: "deep" when
+        the estimator, or a pipeline's final step, is a
+        :class:`~mnistbench.KerasCNNClassifier` (its ``_mnistbench_family``), else
+        "classic".
+    grid : dict, optional
+        The ``set_params`` grid that ``--tune`` searches (no tuned row without one).
+    summary : str, optional
+        One line for ``mnistbench list``.
+    """
+
+    estimator: Any
+    family: str | None = None
+    grid: dict | None = None
+    summary: str = ""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """One model of a run, resolved and checked: what the harness builds each unit from.
+
+    Attributes
+    ----------
+    name : str
+    family : {"classic", "deep"}
+    grid : dict
+    summary : str
+    origin : str
+        "built-in", "python", "file PATH" or "entry point NAME (DISTRIBUTION)".
+    identity : dict or None
+        What the model is (class and parameters), hashed into its units' keys; None for
+        the built-ins, whose name says it.
+    """
+
+    name: str
+    make: Any = dataclasses.field(repr=False)
+    family: str
+    grid: dict
+    summary: str
+    origin: str
+    identity: dict | None = None
+    param_keys: frozenset = dataclasses.field(default=frozenset(), repr=False)
+    final_step: str | None = dataclasses.field(default=None, repr=False)
+    source: tuple | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def builtin(self) -> bool:
+        return self.origin == BUILT_IN
+
+    def build(self, random_state=None, device="auto", n_jobs=None):
+        """A fresh, unfitted estimator for one unit."""
+        if self.builtin:
+            return MODELS[self.name].factory(random_state=random_state, device=device,
+                                             n_jobs=n_jobs)
+        make = self.make if self.make is not None else _reload(self)
+        return _instantiate(make, random_state, device, n_jobs)
+
+    def budget(self, params: dict) -> dict:
+        """The preset's ``set_params`` overrides as this model takes them: a user's
+        pipeline takes a family's budget (``epochs``) on its final step; keys it does not
+        have are left out."""
+        if self.builtin:
+            return dict(params)
+        out = {}
+        for key, value in params.items():
+            if key in self.param_keys:
+                out[key] = value
+            elif self.final_step and f"{self.final_step}__{key}" in self.param_keys:
+                out[f"{self.final_step}__{key}"] = value
+        return out
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.builtin or self.source is not None:
+            state["make"] = None  # rebuilt where it is used: the registry, or the file
+        return state
+
+
+def builtin_spec(name: str) -> ModelSpec:
+    """The spec of a registry model."""
+    entry = MODELS.get(name)
+    if entry is None:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    return ModelSpec(name, None, entry.family, dict(entry.grid), entry.summary, BUILT_IN)
+
+
+# --------------------------------------------------------------------------- identity
+def _qualname(obj) -> str:
+    kind = obj if isinstance(obj, type) or callable(obj) and not hasattr(obj, "fit") else type(obj)
+    return f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', repr(kind))}"
+
+
+def render(value):
+    """A JSON-able, deterministic rendering of a parameter value: estimators as their
+    class and parameters (recursively), arrays by content, functions and classes by
+    qualified name, anything else by ``repr`` without memory addresses."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        return {"class": _qualname(value),
+                "params": {k: render(v) for k, v in sorted(params.items())
+                           if k not in _SPEED_PARAMS}}
+    if isinstance(value, np.random.RandomState):
+        state = value.get_state()
+        return {"RandomState": hashlib.sha256(state[1].tobytes()).hexdigest()[:16],
+                "pos": int(state[2])}
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return {"array": hashlib.sha256(data.tobytes()).hexdigest()[:16],
+                "dtype": str(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, Mapping):
+        return {str(k): render(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [render(v) for v in value]
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, (float, np.floating, np.integer)):
+        return repr(value.item() if hasattr(value, "item") else value)
+    if isinstance(value, type) or inspect.isroutine(value):
+        return {"callable": _qualname(value)}
+    return _ADDRESS.sub("", repr(value))
+
+
+# --------------------------------------------------------------------------- building
+def _is_estimator(obj) -> bool:
+    return not isinstance(obj, type) and hasattr(obj, "fit")
+
+
+def _instantiate(make, random_state, device, n_jobs):
+    from sklearn.base import clone  # noqa: PLC0415 - keep `mnistbench list` light
+
+    if not _is_estimator(make):  # a factory (a function, or an estimator class)
+        offered = {"random_state": random_state, "device": device, "n_jobs": n_jobs}
+        try:
+            signature = inspect.signature(make)
+        except (TypeError, ValueError):  # a builtin without one: call it bare
+            return make()
+        params = signature.parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return make(**offered)
+        return make(**{k: v for k, v in offered.items() if k in params})
+    est = clone(make)
+    if random_state is not None:  # one seed flows to every random_state left unset
+        unset = {k: random_state for k, v in est.get_params(deep=True).items()
+                 if (k == "random_state" or k.endswith("__random_state")) and v is None}
+        if unset:
+            est.set_params(**unset)
+    return est
+
+
+def _spec(name, value, origin, source=None) -> ModelSpec:
+    """Check a user's model before any work and resolve it into a spec."""
+    custom = value if isinstance(value, CustomModel) else CustomModel(value)
+    make = custom.estimator
+    where = f"model {name!r} ({origin})"
+    if not (callable(make) or hasattr(make, "fit")):
+        raise UsageError(f"{where} is {type(make).__name__} {make!r:.60}, not an estimator or a "
+                         "factory: give an object with fit and predict, or a function that "
+                         "returns one")
+    try:
+        probe = _instantiate(make, 0, "auto", 1)
+    except Exception as exc:  # noqa: BLE001 - the user's code: any failure, named
+        raise UsageError(f"{where}: building it raised {type(exc).__name__}: {exc}; call "
+                         "it yourself to see why") from None
+    missing = [m for m in ("fit", "predict", "get_params") if not callable(getattr(probe, m, None))]
+    if missing:
+        what = "its factory returned" if not _is_estimator(make) else "it is"
+        raise UsageError(f"{where}: {what} {type(probe).__name__}, which has no "
+                         f"{' or '.join(missing)}: the harness needs a scikit-learn-style "
+                         "classifier (derive from sklearn.base.BaseEstimator and "
+                         "ClassifierMixin)")
+    family = custom.family or ("deep" if is_deep(probe) else "classic")
+    if family not in FAMILIES:
+        raise UsageError(f"{where}: family={family!r}; choose from {FAMILIES}")
+    if custom.grid is not None and not isinstance(custom.grid, Mapping):
+        raise UsageError(f"{where}: grid={custom.grid!r} is not a dict of parameter lists")
+    try:
+        identity = ({"class": render(probe)} if _is_estimator(make) else
+                    {"factory": _qualname(make), "builds": render(probe)})
+        keys = frozenset(probe.get_params(deep=True))
+    except Exception as exc:  # noqa: BLE001 - a get_params that fails
+        raise UsageError(f"{where}: reading its parameters raised {type(exc).__name__}: "
+                         f"{exc}; get_params(deep=True) must work, as scikit-learn's "
+                         "clone needs it") from None
+    steps = getattr(probe, "steps", None)
+    final = steps[-1][0] if isinstance(steps, list) and steps else None
+    spec = ModelSpec(name, make, family, dict(custom.grid or {}),
+                     custom.summary or _summary(make, probe), origin, identity, keys, final,
+                     source)
+    if source is None:
+        _check_picklable(spec, where)
+    return spec
+
+
+def _summary(make, probe) -> str:
+    """One line for ``list``: a factory's docstring's first line, else what it builds."""
+    doc = None if _is_estimator(make) or isinstance(make, type) else inspect.getdoc(make)
+    if doc:
+        return doc.splitlines()[0]
+    steps = getattr(probe, "steps", None)
+    if isinstance(steps, list):
+        return " -> ".join(type(step).__name__ for _, step in steps)
+    return type(probe).__name__
+
+
+def _check_picklable(spec, where):
+    try:
+        pickle.dumps(spec)
+    except Exception as exc:  # noqa: BLE001 - lambdas, local classes, open handles...
+        raise UsageError(f"{where} cannot be sent to the worker processes ({type(exc).__name__}: "
+                         f"{exc}): define its classes and functions at the top level of a "
+                         "module, or put it in a file for --models-from") from None
+    module = getattr(type(spec.make) if _is_estimator(spec.make) else spec.make,
+                     "__module__", None)
+    main = sys.modules.get("__main__")
+    if module == "__main__" and not getattr(main, "__file__", None):
+        raise UsageError(f"{where} is defined in an interactive session, which the worker "
+                         "processes cannot import: put it in a file and load it with "
+                         "mnistbench.load_models_file(PATH)")
+
+
+def _check_name(name, origin):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"model name {name!r} ({origin}): use letters, digits and . _ + - "
+                         "only (no spaces or '/'), starting with a letter or digit")
+    if name in MODELS:
+        raise UsageError(f"model name {name!r} ({origin}) is a built-in model's name; give "
+                         "yours another name (the built-in is never silently replaced)")
+    if name.endswith(TUNED_SUFFIX) or name == ALL_MODELS:
+        raise UsageError(f"model name {name!r} ({origin}) is reserved (names ending in "
+                         f"{TUNED_SUFFIX!r} are tuned rows, {ALL_MODELS!r} means every "
+                         "model); give yours another name")
+
+
+# --------------------------------------------------------------------------- sources
+_FILES: dict = {}  # (path, digest) -> {name: ModelSpec}: each file runs once per process
+
+
+def load_models_file(path, note=None) -> dict:
+    """The models a Python file defines in ``MODELS = {name: estimator, factory or
+    CustomModel}``, as ``{name: ModelSpec}``. This runs the file's code, as ``python PATH``
+    would; a worker process loads it again (by path, checked by content) rather than
+    receive its objects. ``note``: where to say that the file runs."""
+    path = Path(path).expanduser()
+    flag = f"--models-from {path}"
+    if not path.is_file():
+        raise UsageError(f"{flag}: no such file; give the path of a Python file that defines "
+                         "MODELS = {'my-model': estimator_or_factory}")
+    if path.suffix != ".py":
+        raise UsageError(f"{flag}: not a .py file; give a Python file that defines MODELS")
+    path = path.resolve()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    key = (str(path), digest)
+    if key not in _FILES:
+        if note:
+            note(f"running {path} to read its MODELS (its code runs, as `python {path}` "
+                 "would)")
+        _FILES[key] = _models_of(_run_file(path, digest, flag), path, digest, flag)
+    return dict(_FILES[key])
+
+
+def _run_file(path, digest, flag):
+    module_name = f"mnistbench_models_{digest[:12]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # its classes (dataclasses too) resolve by module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code, named
+        sys.modules.pop(module_name, None)
+        line = next((f" (line {f.lineno})" for f in reversed(_frames(exc))
+                     if f.filename == str(path)), "")
+        raise UsageError(f"{flag}: running it raised {type(exc).__name__}{line}: {exc}; run "
+                         f"`python {path}` to see the traceback") from None
+    return module
+
+
+def _frames(exc):
+    import traceback  # noqa: PLC0415 - only for a failing models file
+
+    return traceback.extract_tb(exc.__traceback__)
+
+
+def _models_of(module, path, digest, flag) -> dict:
+    models = getattr(module, "MODELS", None)
+    if models is None:
+        raise UsageError(f"{flag}: the file defines no MODELS; add MODELS = "
+                         "{'my-model': estimator_or_factory}")
+    if not isinstance(models, Mapping) or not models:
+        raise UsageError(f"{flag}: MODELS is {type(models).__name__} {models!r:.60}; make it a "
+                         "non-empty dict of name -> estimator, factory or CustomModel")
+    out = {}
+    for name, value in models.items():
+        origin = f"file {path}"
+        _check_name(name, origin)
+        out[name] = _spec(name, value, origin, source=(str(path), digest))
+    return out
+
+
+def _reload(spec: ModelSpec):
+    """A file model's estimator or factory, in a process that received only its spec."""
+    path, digest = spec.source
+    loaded = load_models_file(path)
+    if spec.name not in loaded or loaded[spec.name].source != spec.source:
+        raise UsageError(f"{path} changed while the run used it (its models are identified "
+                         "by its content); run the command again")
+    return loaded[spec.name].make
+
+
+def entry_point_models(note=None) -> dict:
+    """Models registered by installed packages in the ``mnistbench.models`` entry-point
+    group, as ``{name: ModelSpec}``. One that fails to load or check is left out with a
+    ``note`` naming it; the others go on."""
+    from importlib import metadata  # noqa: PLC0415 - only when a name needs it
+
+    out = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", None)
+        origin = f"entry point {ep.name}" + (f" ({dist})" if dist else "")
+        try:
+            _check_name(ep.name, origin)
+            out[ep.name] = _spec(ep.name, ep.load(), origin)
+        except Exception as exc:  # noqa: BLE001 - an installed package's failure, named
+            if note:
+                note(f"{origin} left out: {type(exc).__name__}: {exc}")
+    return out
+
+
+def resolve_models(models=None, note=None) -> list:
+    """The models of a run as specs, checked before any work.
+
+    ``models``: None (every built-in model), ``"all"`` (built-ins and installed entry
+    points), a name, a ``{name: estimator_or_factory}`` mapping, or a list of names,
+    ``(name, estimator_or_factory)`` pairs and :class:`ModelSpec` (of
+    :func:`load_models_file`). A model given twice runs once (with a ``note``); two
+    different models under one name are an error.
+    """
+    if models is None:
+        return [builtin_spec(n) for n in MODELS]
+    installed = None
+
+    def from_name(name):
+        nonlocal installed
+        if name in MODELS:
+            return [builtin_spec(name)]
+        if installed is None:
+            installed = entry_point_models(note)
+        if name == ALL_MODELS:
+            return [builtin_spec(n) for n in MODELS] + list(installed.values())
+        if name in installed:
+            return [installed[name]]
+        more = f"; installed: {', '.join(installed)}" if installed else ""
+        raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}{more}, or "
+                         "bring your own: --models-from FILE.py, or (name, estimator) in Python")
+
+    specs = []
+    for item in _items(models):
+        if isinstance(item, str):
+            specs += from_name(item)
+        elif isinstance(item, ModelSpec):
+            specs.append(item)
+        else:
+            name, value = item
+            _check_name(name, "python")
+            specs.append(_spec(name, value, "python"))
+    return _unique(specs, note)
+
+
+def _items(models) -> list:
+    if isinstance(models, (str, ModelSpec)):
+        return [models]
+    if isinstance(models, Mapping):
+        return [v if isinstance(v, ModelSpec) and v.name == k else (k, v)
+                for k, v in models.items()]
+    if isinstance(models, tuple) and _is_pair(models):  # one (name, estimator) pair
+        return [models]
+    try:
+        items = list(models)
+    except TypeError:
+        raise UsageError(f"models={models!r:.60}: give a list of names and (name, estimator) "
+                         "pairs, or a dict of name -> estimator") from None
+    if not items:
+        raise UsageError("models=[] names nothing; give at least one model, or leave it out "
+                         f"for every built-in one ({', '.join(MODELS)})")
+    for item in items:
+        if not isinstance(item, (str, ModelSpec)) and not _is_pair(item):
+            raise UsageError(f"models: {item!r:.60} is not a model name, a (name, estimator) "
+                             "pair or a loaded ModelSpec")
+    return [tuple(i) if _is_pair(i) else i for i in items]
+
+
+def _is_pair(item) -> bool:
+    return (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+            and not isinstance(item[1], str))
+
+
+def _unique(specs, note) -> list:
+    seen: dict = {}
+    twice = []
+    for spec in specs:
+        other = seen.get(spec.name)
+        if other is None:
+            seen[spec.name] = spec
+        elif other is spec or (other.builtin and spec.builtin) or (
+                other.identity == spec.identity and other.origin == spec.origin):
+            twice.append(spec.name)
+        else:
+            raise UsageError(f"two different models are named {spec.name!r} ({other.origin}; "
+                             f"{spec.origin}); give them different names")
+    if twice and note:
+        note(f"models: {', '.join(dict.fromkeys(twice))} given more than once; each runs once")
+    return list(seen.values())
