@@ -22,6 +22,7 @@ user's own images or arrays.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,12 @@ from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name
     verify_mnist,
 )
 from mnistbench.sources import CanonicalSources, cache_dir, env_value, load_canonical
-from mnistbench.user_arrays import read_user_npz
+from mnistbench.user_arrays import (
+    check_pixel_max,
+    check_user_arrays,
+    read_user_npz,
+    write_user_npz,
+)
 
 __all__ = [
     "DATASETS",
@@ -317,7 +323,7 @@ def load_npz_dataset(path, *, cache=None, verbose=False, **source_options) -> Da
         y_test=out["y_test"],
         image_shape=shape,
         classes=np.unique(np.concatenate([out["y_train"], out["y_test"]])),
-        pixel_max=255,
+        pixel_max=out.get("pixel_max", 255),
         source=str(root.resolve()),
         description=f"arrays from {root}",
         extra={"fingerprint": fingerprint},
@@ -354,6 +360,39 @@ def is_dataset_name(name: str) -> bool:
     """A registered dataset or ``"folder:PATH"``."""
     return isinstance(name, str) and (name in DATASETS or any(
         name.startswith(p) and bool(name[len(p):].strip()) for p in USER_PREFIXES))
+
+
+#: Where a run keeps the Dataset objects it is given, by content, for its workers to load.
+STAGED_FOLDER = "user-datasets"
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def stage_dataset(ds, cache=None) -> str:
+    """A :class:`Dataset` object given to a run, as the ``npz:PATH`` its workers load.
+
+    Its arrays get the checks of an npz file's (shapes, NaN, pixel range, labels that
+    differ between the splits), then are saved by content under the cache's
+    ``user-datasets`` folder, so the workers (local or Dask) read the same arrays and the
+    records carry their fingerprint. Raises :class:`UsageError` for a name the run cannot
+    use and :class:`DataVerificationError` for bad arrays, before any work.
+    """
+    if not isinstance(ds, Dataset):
+        raise UsageError(f"datasets: {ds!r:.60} is not a dataset name or a mnistbench.Dataset")
+    name = ds.name
+    if not isinstance(name, str) or not _OBJECT_NAME.match(name) or name in DATASETS \
+            or name == ALL_DATASETS:
+        raise UsageError(f"a Dataset object named {name!r}: give it a name of its own (letters, "
+                         "digits and . _ + -, not a registered dataset's), e.g. "
+                         "dataclasses.replace(ds, name='my-data')")
+    where = f"dataset {name!r}"
+    arrays = {"x_train": np.asarray(ds.X_train), "y_train": np.asarray(ds.y_train),
+              "x_test": np.asarray(ds.X_test), "y_test": np.asarray(ds.y_test),
+              "image_shape": np.asarray(ds.image_shape)}
+    out, shape, fingerprint = check_user_arrays(where, arrays)
+    pixel_max = check_pixel_max(where, ds.pixel_max, out)
+    path = cache_dir(cache) / STAGED_FOLDER / f"{fingerprint}-max{pixel_max}.npz"
+    write_user_npz(path, out, shape, pixel_max)
+    return NPZ_PREFIX + str(path)
 
 
 def check_dataset_name(name) -> str:

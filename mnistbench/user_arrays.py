@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,44 @@ import numpy as np
 from mnistbench.errors import DataVerificationError
 from mnistbench.mnist_files import _arrays_from_npz
 
-__all__ = ["read_user_npz"]
+__all__ = ["check_pixel_max", "check_user_arrays", "read_user_npz", "write_user_npz"]
 
 
 def read_user_npz(root: Path) -> tuple[dict, tuple, str]:
     """``(arrays, image_shape, fingerprint)`` of the ``.npz`` at ``root``: uint8 images
-    ``(n, h, w)``, int64 or str labels, and a SHA-256 fingerprint of the four arrays.
-    Raises :class:`DataVerificationError` naming the array and the fix."""
-
+    ``(n, h, w)``, int64 or str labels, and a SHA-256 fingerprint of the four arrays
+    (``arrays`` also holds ``pixel_max`` when the file declares it). Raises
+    :class:`DataVerificationError` naming the array and the fix."""
     arrays = _arrays_from_npz_file(root)
+    out, shape, fingerprint = check_user_arrays(root, arrays)
+    if "pixel_max" in arrays:
+        out["pixel_max"] = check_pixel_max(root, arrays["pixel_max"], out)
+    return out, shape, fingerprint
+
+
+def write_user_npz(path: Path, arrays: dict, image_shape, pixel_max) -> None:
+    """Save checked arrays where :func:`read_user_npz` reads them back, atomically (a
+    reader never sees half a file; two writers of the same content agree)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays, image_shape=np.asarray(image_shape),
+             pixel_max=np.asarray(pixel_max))
+    os.replace(tmp, path)
+
+
+def check_pixel_max(where, value, out) -> int:
+    top = int(np.ravel(value)[0]) if np.size(value) == 1 else -1
+    highest = max(int(out["x_train"].max(initial=0)), int(out["x_test"].max(initial=0)))
+    if not highest <= top <= 255:
+        raise DataVerificationError(f"{where}: pixel_max is {value!r}; give the largest "
+                                    f"possible pixel value, from {highest} to 255")
+    return top
+
+
+def check_user_arrays(where, arrays: dict) -> tuple[dict, tuple, str]:
+    """:func:`read_user_npz`'s checks and conversions of the four arrays (and an optional
+    ``image_shape``), the messages naming ``where`` they came from."""
+    root = where
     shape = _npz_image_shape(root, arrays)
     out = {}
     for split in ("train", "test"):
@@ -50,8 +80,9 @@ def read_user_npz(root: Path) -> tuple[dict, tuple, str]:
 def _arrays_from_npz_file(root: Path) -> dict:
     arrays = _arrays_from_npz(root, layout="Keras's layout")
     with np.load(root, allow_pickle=False) as npz:
-        if "image_shape" in npz.files:
-            arrays["image_shape"] = npz["image_shape"]
+        for key in ("image_shape", "pixel_max"):
+            if key in npz.files:
+                arrays[key] = npz[key]
     return arrays
 
 

@@ -392,3 +392,49 @@ def test_an_npz_dataset_runs_and_a_changed_file_is_recomputed(tmp_path, digits):
     again = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert len(again) == 6  # every unit recomputed
     assert {r["params_hash"] for r in again[3:]}.isdisjoint({r["params_hash"] for r in first})
+
+
+def test_a_dataset_object_runs_under_its_own_name_and_resumes(tmp_path, digits, monkeypatch):
+    """A Dataset passed to run_benchmark is the same data as its registered twin: the same
+    scores, under its own name, with its fingerprint in the hash (a changed object reruns)."""
+    monkeypatch.setenv("MNISTBENCH_CACHE", str(tmp_path / "cache"))
+    mine = dataclasses.replace(digits, name="my-digits")
+    out = tmp_path / "out"
+    kwargs = {"preset": "quick", "output": out, "quiet": True, "figures": False}
+    df = run_benchmark([mine, "digits"], ["logreg"], **kwargs)
+    by_name = df.set_index("dataset")["test_accuracy"]
+    assert by_name["my-digits"] == by_name["digits"]
+    records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    robust = {r["dataset"]: {k: v for k, v in r["robustness"].items() if k != "seconds"}
+              for r in records if r["split"] == "test"}
+    assert robust["my-digits"] == robust["digits"]  # the corruptions saw the same 0-16 pixels
+    run_benchmark(mine, ["logreg"], **kwargs)
+    assert len((out / "records.jsonl").read_text().splitlines()) == 6  # resumed
+    changed = dataclasses.replace(mine, X_train=mine.X_train[::-1], y_train=mine.y_train[::-1])
+    run_benchmark(changed, ["logreg"], **kwargs)
+    assert len((out / "records.jsonl").read_text().splitlines()) == 9
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda ds: dataclasses.replace(ds, name="digits"), r"named 'digits': give it a name of its own"),
+    (lambda ds: dataclasses.replace(ds, name="my data"), r"named 'my data'"),
+    (lambda ds: dataclasses.replace(ds, name="x", X_train=np.where(ds.X_train == 3, np.nan, 0.5)),
+     r"dataset 'x': x_train has NaN pixels"),
+    (lambda ds: dataclasses.replace(ds, name="x", y_test=np.where(ds.y_test == 9, 11, ds.y_test)),
+     r"dataset 'x': the splits have different classes"),
+    (lambda ds: dataclasses.replace(ds, name="x", y_train=ds.y_train[:100]),
+     r"dataset 'x': x_train has 1347 images but y_train 100 labels"),
+    (lambda ds: dataclasses.replace(ds, name="x", pixel_max=8), r"pixel_max is 8.*from 16 to 255"),
+    (lambda ds: [dataclasses.replace(ds, name="x"),
+                 dataclasses.replace(ds, name="x", X_test=ds.X_test[::-1], y_test=ds.y_test[::-1])],
+     r"two different Dataset objects are named 'x'"),
+])
+def test_a_bad_dataset_object_is_refused_before_any_work(tmp_path, digits, monkeypatch, make,
+                                                         match):
+    from mnistbench.errors import MnistbenchError
+
+    monkeypatch.setenv("MNISTBENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(MnistbenchError, match=match):
+        run_benchmark(make(digits), ["logreg"], preset="quick", output=tmp_path / "out",
+                      quiet=True)
+    assert not (tmp_path / "out").exists()

@@ -49,7 +49,8 @@ def _data(dataset, preset: Preset, seed, data_options):
 def _split(unit: Unit, data_options):
     """The unit's data: ``(dataset, seed, curve point or None, X_fit, y_fit, X_eval, y_eval)``."""
     preset = unit.preset
-    ds, X_cv, y_cv, X_tr, y_tr = _data(unit.dataset, preset, unit.seed, data_options or {})
+    ds, X_cv, y_cv, X_tr, y_tr = _data(unit.source or unit.dataset, preset, unit.seed,
+                                       data_options or {})
     size = curve_point(unit.split)
     if size is not None:  # a learning-curve point: a stratified subsample, the whole test
         size, rep = size

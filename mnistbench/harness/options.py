@@ -142,14 +142,15 @@ class RunOptions:
     def data_options(self) -> dict:
         return {"data_file": self.data_file} if self.data_file else {}
 
-    def check(self, datasets, models) -> Preset:
+    def check(self, datasets, models, staged=()) -> Preset:
         """Check every option (and the names) before any work; return the Preset to run.
 
         Raises :class:`~mnistbench.errors.UsageError` naming the option, what is allowed
         and the fix. The command line and the Python API share this one check.
         """
-        for name in datasets:
-            check_dataset_name(name)
+        for name in datasets:  # ``staged``: the names of Dataset objects, checked apart
+            if name not in staged:
+                check_dataset_name(name)
         for model in models:  # names here; resolve_models has checked a user's models
             if isinstance(model, str) and model not in MODELS:
                 raise UsageError(f"unknown model {model!r}; choose from {sorted(MODELS)}")

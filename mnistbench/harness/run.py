@@ -23,8 +23,10 @@ from mnistbench.datasets import (
     DATASETS,
     DEFAULT_DATASETS,
     FOLDER_PREFIX,
+    Dataset,
     is_user_dataset,
     load_dataset,
+    stage_dataset,
 )
 from mnistbench.devices import nvidia_gpus
 from mnistbench.errors import UsageError
@@ -39,7 +41,7 @@ from mnistbench.report import save_figure, slug, write_report
 from mnistbench.robustness import corrupted_sets
 from mnistbench.user_models import resolve_models
 
-__all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark"]
+__all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "staged_datasets"]
 
 
 def run_benchmark(datasets=None, models=None, preset="default", **options):
@@ -54,10 +56,12 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
 
     Parameters
     ----------
-    datasets : list of str, optional
+    datasets : list of str or Dataset, optional
         Registry names (default ``DEFAULT_DATASETS``, MNIST and digits; ``"all"`` names
         every registered one, Fashion-MNIST included), ``"folder:PATH"`` (one sub-folder
-        of images per class) or ``"npz:PATH"`` (arrays in Keras's layout).
+        of images per class), ``"npz:PATH"`` (arrays in Keras's layout) or
+        :class:`~mnistbench.Dataset` objects of your own (their arrays checked as an npz
+        file's, their ``name`` naming them in the records).
     models : list or dict, optional
         Registry names (default: every built-in model; ``"all"`` adds the models of
         installed packages' ``mnistbench.models`` entry points), your own models as
@@ -80,20 +84,42 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     check_not_bootstrapping()
     opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
+        datasets, sources = staged_datasets(datasets)
         return _run(names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS),
-                    resolve_models(models, logger.info), opts)
+                    resolve_models(models, logger.info), opts, sources)
 
 
 run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
 
 
-def _run(datasets, models, opts: RunOptions):
-    with prepared_run(datasets, models, opts) as (preset, store, fingerprints):
+def staged_datasets(datasets):
+    """``datasets`` with each :class:`~mnistbench.Dataset` object replaced by its name, and
+    ``{name: "npz:PATH"}``: where the workers read its arrays (checked and saved once, by
+    content; :func:`~mnistbench.datasets.stage_dataset`)."""
+    if isinstance(datasets, Dataset):
+        datasets = [datasets]
+    if datasets is None or isinstance(datasets, str) or not isinstance(datasets, (list, tuple)):
+        return datasets, {}
+    names, sources = [], {}
+    for item in datasets:
+        if not isinstance(item, Dataset):
+            names.append(item)
+            continue
+        source = stage_dataset(item)
+        if sources.setdefault(item.name, source) != source:
+            raise UsageError(f"two different Dataset objects are named {item.name!r}; give "
+                             "them different names (dataclasses.replace(ds, name=...))")
+        names.append(item.name)
+    return names, sources
+
+
+def _run(datasets, models, opts: RunOptions, sources=None):
+    with prepared_run(datasets, models, opts, sources=sources) as (preset, store, fingerprints):
         n_workers, threads = worker_layout(opts)
         units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
                            threads=threads,
                            verbose=0 if opts.quiet else (2 if opts.verbose else 1),
-                           fingerprints=fingerprints, tune=opts.tune)
+                           fingerprints=fingerprints, tune=opts.tune, sources=sources)
         planned = {u.key for u in units}  # exactly this run's units: no stale parameters
         todo = plan_todo(units, planned, store, preset)
         started = time.monotonic()
@@ -148,11 +174,13 @@ def check_not_bootstrapping():
 
 
 @contextlib.contextmanager
-def prepared_run(datasets, models, opts: RunOptions, derive=None):
+def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
     """Everything that can fail before any work (options, output folder, data), then the
     folder's lock for the whole run: yields ``(preset, store, fingerprints)``.
-    ``derive(preset)``: the preset the run really uses (the learning curve's)."""
-    preset = opts.check(datasets, models)
+    ``derive(preset)``: the preset the run really uses (the learning curve's).
+    ``sources``: ``{name: "npz:PATH"}`` of the Dataset objects (:func:`staged_datasets`)."""
+    sources = sources or {}
+    preset = opts.check(datasets, models, staged=sources)
     if derive is not None:
         preset = derive(preset)
     store = RecordStore(Path(opts.output) / "records.jsonl")
@@ -160,9 +188,9 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None):
     # the folder: a file in its place, no write permission, a FIFO or a device for the
     # records, a damaged owner file).
     store.check()
-    loaded = check_data(datasets, preset, opts)
+    loaded = check_data(datasets, preset, opts, sources)
     fingerprints = {name: ds.extra["fingerprint"] for name, ds in loaded.items()
-                    if is_user_dataset(name)}
+                    if is_user_dataset(name) or name in sources}
     with store.writer(wait=opts.wait, say=logger.info):
         if preset.robustness:  # corrupted test sets made once here, not by every worker
             for name, ds in loaded.items():
@@ -175,14 +203,16 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None):
         yield preset, store, fingerprints
 
 
-def check_data(datasets, preset, opts: RunOptions) -> dict:
+def check_data(datasets, preset, opts: RunOptions, sources=None) -> dict:
     """Load every dataset once (MNIST fetched and verified, a folder read and cached),
     with clear errors, and check that each class of the CV sample has at least one image
     per fold. Returns the loaded datasets by name."""
     loaded = {}
+    sources = sources or {}
     for name in datasets:
-        options = {} if is_user_dataset(name) else opts.data_options
-        ds = loaded[name] = load_dataset(name, verbose=not opts.quiet, **options)
+        options = {} if is_user_dataset(name) or name in sources else opts.data_options
+        ds = loaded[name] = load_dataset(sources.get(name, name), verbose=not opts.quiet,
+                                         **options)
         if not preset.cv:
             continue
         _, y_cv = stratified_subsample(ds.X_train, ds.y_train, preset.cv_subsample, opts.seed)

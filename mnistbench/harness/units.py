@@ -20,7 +20,8 @@ class Unit:
 
     ``tune``: the grid of a tuned unit, which searches it on its own training data
     (nested CV; :mod:`mnistbench.tuning`) and is recorded as ``<model>-tuned``.
-    ``spec``: the model itself (None: the registry model named ``model``).
+    ``spec``: the model itself (None: the registry model named ``model``). ``source``:
+    where a Dataset object's arrays are (``npz:PATH``; None: load ``dataset`` by name).
     """
 
     dataset: str
@@ -35,6 +36,7 @@ class Unit:
     verbose: int = 0
     tune: dict | None = None
     spec: ModelSpec | None = None
+    source: str | None = None
 
     @property
     def model_spec(self) -> ModelSpec:
@@ -96,7 +98,7 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
 
 
 def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0,
-               fingerprints=None, tune=False):
+               fingerprints=None, tune=False, sources=None):
     """Every unit of a run, in order: per dataset and model, the folds then the test fit;
     with ``tune``, then the same units of each model's tuned twin (over its grid).
     ``models``: :class:`~mnistbench.user_models.ModelSpec` or registry names."""
@@ -116,6 +118,7 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
                 h = params_hash(dataset, name, preset, seed, params, fingerprints.get(dataset),
                                 tune=grid, identity=custom and custom.identity)
                 units += [Unit(dataset, name, s, preset, seed, params, h, device, threads,
-                               verbose, tune=grid, spec=custom)
+                               verbose, tune=grid, spec=custom,
+                               source=(sources or {}).get(dataset))
                           for s in preset.splits + ["test"]]
     return units
