@@ -10,6 +10,7 @@ import pandas as pd
 
 from mnistbench.models import is_deep_name
 from mnistbench.report import new_figure, save_figure, slug
+from mnistbench.tables import write_table_files
 
 __all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curve_report"]
 
@@ -167,15 +168,8 @@ def write_curve_report(records, out_dir, figures=True) -> pd.DataFrame:
         header = _header(records, dataset) + [crossover(df, dataset)]
         shown = _shown(part)
         stem = out_dir / f"learning_curve_{slug(dataset)}"
-        stem.with_suffix(".md").write_text(
-            "\n".join(f"<!-- {h} -->" for h in header[:-1]) + "\n\n" + header[-1] + ".\n\n"
-            + shown.to_markdown(index=False) + "\n")
-        with open(stem.with_suffix(".csv"), "w") as fh:
-            fh.write("".join(f"# {h}\n" for h in header))
-            part.to_csv(fh, index=False)
-        stem.with_suffix(".tex").write_text("".join(f"% {h}\n" for h in header) + shown.to_latex(
-            index=False, caption=header[0], label=f"tab:learning_curve_{slug(dataset)}",
-            escape=True))
+        write_table_files(stem, header[:-1], shown, part, intro=[header[-1] + "."],
+                          numparse=True)
         if figures:
             _figures(df, dataset, out_dir)
     return df

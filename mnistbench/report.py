@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import html
 import re
 from pathlib import Path
 
@@ -28,7 +27,9 @@ from mnistbench.stats import (
     pairwise_tests,
     wilson_interval,
 )
+from mnistbench.tables import write_table_files
 from mnistbench.tuning import TUNING_NOTE, write_tuning_tables
+from mnistbench.verdict import classic_vs_deep
 
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
@@ -242,24 +243,8 @@ def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]
         shown = _display(part)
         if stem == "results_all":
             shown.insert(0, "dataset", part["dataset"].values)
-        md = out_dir / f"{stem}.md"
-        md.write_text("\n".join(f"<!-- {h} -->" for h in header) + "\n\n"
-                      + shown.to_markdown(index=False) + "\n")
-        csv = out_dir / f"{stem}.csv"
-        with open(csv, "w") as fh:
-            fh.write("".join(f"# {h}\n" for h in header))
-            part.to_csv(fh, index=False)
-        tex = out_dir / f"{stem}.tex"
-        tex.write_text("".join(f"% {h}\n" for h in header) + shown.to_latex(
-            index=False, caption=header[0], label=f"tab:{stem}", escape=True))
-        page = out_dir / f"{stem}.html"
-        page.write_text(
-            "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
-            + html.escape(header[0]) + "</title></head><body>\n"
-            + "".join(f"<p>{html.escape(h)}</p>\n" for h in header)
-            + shown.to_html(index=False, escape=True) + "\n</body></html>\n"
-        )
-        written += [md, csv, tex, page]
+        written += write_table_files(out_dir / stem, header, shown, part,
+                                     formats=("md", "csv", "tex", "html"), numparse=True)
     return written
 
 
@@ -298,13 +283,8 @@ def write_significance(tests, out_dir, header) -> list[Path]:
                  "(only A right / only B right: test images exactly one of them got right) and "
                  "the corrected resampled t-test on the paired CV folds; Holm-corrected over "
                  "the pairs"] + notes
-        stem.with_suffix(".md").write_text(
-            "\n".join(f"<!-- {h} -->" for h in header) + "\n\n" + "\n\n".join(intro) + "\n\n"
-            + shown.to_markdown(index=False) + "\n")
-        with open(stem.with_suffix(".csv"), "w") as fh:
-            fh.write("".join(f"# {h}\n" for h in header + intro))
-            shown.to_csv(fh, index=False)
-        written += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+        written += write_table_files(stem, header, shown, shown, intro=intro,
+                                     formats=("md", "csv"), numparse=True)
     return written
 
 
@@ -453,6 +433,19 @@ def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Pat
     return written
 
 
+def write_verdicts(df, tests, records, out_dir, header) -> dict:
+    """``classic_vs_deep_<dataset>.md``: :func:`~mnistbench.verdict.classic_vs_deep`'s
+    sentence for each dataset with a finished model of both families."""
+    out = {}
+    for dataset in sorted(df["dataset"].unique()):
+        sentence = classic_vs_deep(df, tests, records, dataset)
+        if sentence is not None:
+            out[dataset] = sentence
+            (Path(out_dir) / f"classic_vs_deep_{slug(dataset)}.md").write_text(
+                "\n".join(f"<!-- {h} -->" for h in header) + "\n\n" + sentence + "\n")
+    return out
+
+
 def write_report(records, out_dir, preset, seed, figures=True):
     """Tables, significance tables, figures (unless ``figures=False``) and one
     self-contained ``report.html`` for the newest records of ``preset``/``seed``; returns
@@ -468,6 +461,7 @@ def write_report(records, out_dir, preset, seed, figures=True):
     header = _header(chosen, preset, seed)
     write_tables(df, chosen, out_dir, preset, seed)
     write_significance(tests, out_dir, header)
+    verdicts = write_verdicts(df, tests, chosen, out_dir, header)
     tuned = write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
     drawn = write_figures(df, chosen, out_dir, tests) if figures else []
     robust, paths = write_robustness(chosen, out_dir, header, slug,
@@ -476,6 +470,7 @@ def write_report(records, out_dir, preset, seed, figures=True):
     sections = []
     for dataset in sorted(df["dataset"].unique()):
         pairs, notes = significance_table(tests[dataset])
+        notes = ([verdicts[dataset]] if dataset in verdicts else []) + notes
         pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
         extras = [(title, note, table.get(dataset)) for title, note, table in (
             ("Default and tuned (run-all --tune)", TUNING_NOTE, tuned),

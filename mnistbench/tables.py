@@ -1,8 +1,14 @@
-"""One way to write a table for reports: Markdown, CSV and LaTeX, each headed by the same
-lines (preset, versions, hardware, notes) in its own comment syntax."""
+"""The one writer of report tables: Markdown, CSV, LaTeX and HTML of the same table.
+
+The Markdown, LaTeX and HTML files start with the same lines (preset, versions, hardware,
+notes), each in its own syntax. The CSV is plain, one header row then the data, so
+``pandas.read_csv`` and spreadsheets read it as it is; its provenance is in the Markdown
+file beside it (and in report.html).
+"""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -10,17 +16,33 @@ import pandas as pd
 __all__ = ["write_table_files"]
 
 
-def write_table_files(stem: Path, header, shown: pd.DataFrame, data: pd.DataFrame, caption,
-                      label) -> list[Path]:
-    """``stem.md`` and ``stem.tex`` of ``shown`` (cells already formatted, kept as they are),
-    ``stem.csv`` of ``data`` (the numbers); every file starts with ``header``'s lines."""
+def write_table_files(stem: Path, header, shown: pd.DataFrame, data: pd.DataFrame,
+                      caption=None, label=None, *, intro=(), formats=("md", "csv", "tex"),
+                      numparse=False) -> list[Path]:
+    """Write ``stem.<format>`` for each of ``formats`` and return the paths.
+
+    ``shown``: the display table (md, tex, html; cells kept as formatted unless
+    ``numparse``, which lets the Markdown writer align and reformat numbers); ``data``: the
+    numbers (csv). ``header``: provenance lines, as comments at the top of md and tex and
+    as paragraphs of html; ``intro``: sentences shown above the md table, with the header.
+    """
     stem = Path(stem)
-    md, csv, tex = (stem.with_suffix(s) for s in (".md", ".csv", ".tex"))
-    md.write_text("\n".join(f"<!-- {h} -->" for h in header) + "\n\n"
-                  + shown.to_markdown(index=False, disable_numparse=True) + "\n")
-    with open(csv, "w") as fh:
-        fh.write("".join(f"# {h}\n" for h in header))
-        data.to_csv(fh, index=False)
-    tex.write_text("".join(f"% {h}\n" for h in header) + shown.to_latex(
-        index=False, caption=caption, label=label, escape=True))
-    return [md, csv, tex]
+    caption = caption if caption is not None else (header[0] if header else stem.name)
+    writers = {
+        "md": lambda: ("\n".join(f"<!-- {h} -->" for h in header) + "\n\n"
+                       + "".join(f"{line}\n\n" for line in intro)
+                       + shown.to_markdown(index=False, disable_numparse=not numparse) + "\n"),
+        "csv": lambda: data.to_csv(index=False),
+        "tex": lambda: "".join(f"% {h}\n" for h in [*header, *intro]) + shown.to_latex(
+            index=False, caption=caption, label=label or f"tab:{stem.name}", escape=True),
+        "html": lambda: ("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
+                         + html.escape(caption) + "</title></head><body>\n"
+                         + "".join(f"<p>{html.escape(h)}</p>\n" for h in [*header, *intro])
+                         + shown.to_html(index=False, escape=True) + "\n</body></html>\n"),
+    }
+    written = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        path.write_text(writers[fmt]())
+        written.append(path)
+    return written

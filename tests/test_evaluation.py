@@ -232,10 +232,13 @@ class _Cells(HTMLParser):
 def test_every_table_format_parses_back(quick_run):
     out, df = quick_run
     n = len(df)
-    # CSV: the full-precision numbers, header lines as comments
-    back = pd.read_csv(out / "results_digits.csv", comment="#")
+    # CSV: the full-precision numbers, plain (the header row first, no comment lines)
+    back = pd.read_csv(out / "results_digits.csv")
     np.testing.assert_allclose(back["test_accuracy"], df["test_accuracy"])
     assert list(back["model"]) == list(df["model"])
+    for path in out.glob("*.csv"):  # every table a run writes
+        assert not path.read_text().startswith("#"), path
+        assert len(pd.read_csv(path).columns) >= 2, path
     # Markdown: a pipe table with one row per model
     md = [line for line in (out / "results_digits.md").read_text().splitlines() if line.startswith("|")]
     assert len(md) == n + 2

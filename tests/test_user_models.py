@@ -39,7 +39,7 @@ def _records(out):
 
 
 def _table(out, name):
-    return pd.read_csv(out / f"{name}_digits.csv", comment="#")
+    return pd.read_csv(out / f"{name}_digits.csv")
 
 
 # ------------------------------------------------------------------ the comparison
