@@ -22,7 +22,9 @@ from _common import RESULTS, machine, now
 CHROMIUM = "/usr/bin/chromium"
 
 
-def check(path: Path, executable=CHROMIUM) -> dict:
+def check(path: Path, executable=CHROMIUM, allowed=None) -> dict:
+    """Open ``path``; ``allowed``: a URL prefix its requests may also load (a docs build's
+    own folder), besides the file itself and data: URLs."""
     from playwright.sync_api import sync_playwright
 
     url = path.resolve().as_uri()
@@ -40,7 +42,8 @@ def check(path: Path, executable=CHROMIUM) -> dict:
             alt: i.alt, complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}))""")
         title = page.title()
         browser.close()
-    outside = [u for u in requests if u != url and not u.startswith("data:")]
+    outside = [u for u in requests if u != url and not u.startswith("data:")
+               and not (allowed and u.startswith(allowed))]
     broken = [i["alt"] for i in images if not (i["complete"] and i["width"] > 0)]
     return {"file": str(path), "bytes": path.stat().st_size, "title": title,
             "images": len(images), "broken_images": broken, "requests_outside_the_file": outside,
