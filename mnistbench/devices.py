@@ -212,8 +212,8 @@ def resolve_steps_per_execution(steps_per_execution="auto", callbacks=None) -> i
     """Optimizer steps Keras runs per call into its compiled train function.
 
     "auto" is 32: a step of the small CNNs on 16 images costs little more than Python's
-    per-call overhead, and 32 per call cut a fit's time by 13-44 % on a Zen 4
-    with the same weights (results/bench/cnn_steps_per_execution.md). It is 1 where that
+    per-call overhead, and 32 per call cut a fit's time with the same weights
+    (results/bench/cnn_steps_per_execution.md). It is 1 where that
     cannot apply or would surprise: the torch backend (Keras refuses more than 1 there) and
     user ``callbacks`` with batch hooks (Keras would call them once per 32 steps);
     epoch-level callbacks such as ``EarlyStopping`` keep 32.

@@ -324,11 +324,8 @@ def hog_svm(random_state=None, device="auto", n_jobs=None):
     Deskewing (shearing each digit upright by its second moments, as in LeCun et
     al.'s comparisons) then HOG with 9 orientations, 4x4-pixel cells on MNIST (2x2 on
     8x8 digits) and 2x2-cell blocks (1,296 features on MNIST); PCA keeps
-    HOG_PCA_COMPONENTS components, which keeps the RBF kernel (C=10) cheap. Measured
-    while choosing (seed 0, train 60k / test 10k, this project's 2-core CPU): without
-    deskewing 98.88 % (PCA 100) and 98.96 % (PCA 200); with it 99.03 % (PCA 100)
-    and 99.09 % (PCA 200). The figures of the current defaults are in
-    ``results/models.md``.
+    HOG_PCA_COMPONENTS components, which keeps the RBF kernel (C=10) cheap. The
+    figures of the defaults are in ``results/models.md``.
     """
     return Pipeline([
         ("deskew", DeskewTransformer()),
