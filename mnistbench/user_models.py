@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from mnistbench.errors import UsageError
-from mnistbench.models import FAMILIES, MODELS, is_deep
+from mnistbench.models import FAMILIES, MODELS, is_deep, make_model
 from mnistbench.tuning import TUNED_SUFFIX
 
 __all__ = ["ALL_MODELS", "ENTRY_POINT_GROUP", "CustomModel", "ModelSpec", "builtin_spec",
@@ -116,8 +116,8 @@ class ModelSpec:
     def build(self, random_state=None, device="auto", n_jobs=None):
         """A fresh, unfitted estimator for one unit."""
         if self.builtin:
-            return MODELS[self.name].factory(random_state=random_state, device=device,
-                                             n_jobs=n_jobs)
+            return make_model(self.name, random_state=random_state, device=device,
+                              n_jobs=n_jobs)
         make = self.make if self.make is not None else _reload(self)
         return _instantiate(make, random_state, device, n_jobs)
 
