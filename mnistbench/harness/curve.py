@@ -25,7 +25,7 @@ from mnistbench.harness.run import (
     prepared_run,
     worker_layout,
 )
-from mnistbench.harness.units import Unit, params_hash, record_key
+from mnistbench.harness.units import Unit, model_budget, params_hash, record_key
 from mnistbench.log import logger, progress_logging
 from mnistbench.user_models import ModelSpec, builtin_spec, resolve_models
 
@@ -62,14 +62,14 @@ def curve_units(datasets, models, preset: Preset, n_train, sizes=None, seeds=3, 
     units = []
     for dataset in datasets:
         for model in models:
-            spec = model if isinstance(model, ModelSpec) else builtin_spec(model)
-            params = spec.budget(preset.params_for(spec.name, spec.family))
-            custom = None if spec.builtin else spec
-            h = params_hash(dataset, spec.name, preset, seed, params,
+            # a name the registry does not know is refused here, as before any work
+            name, _, custom, params = model_budget(
+                model if isinstance(model, ModelSpec) else builtin_spec(model), preset)
+            h = params_hash(dataset, name, preset, seed, params,
                             identity=custom and custom.identity)
             for size in _sizes(dataset, n_train[dataset], sizes):
                 reps = 1 if size >= n_train[dataset] else repeats_at(size, seeds)
-                units += [Unit(dataset, spec.name, curve_split(size, r), preset, seed, params,
+                units += [Unit(dataset, name, curve_split(size, r), preset, seed, params,
                                h, device, threads, verbose, spec=custom)
                           for r in range(1, reps + 1)]
     return units

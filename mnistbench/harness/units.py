@@ -11,7 +11,7 @@ from mnistbench.models import MODELS
 from mnistbench.tuning import TUNING, tuned_label
 from mnistbench.user_models import ModelSpec, builtin_spec
 
-__all__ = ["Unit", "params_hash", "plan_units", "record_key"]
+__all__ = ["Unit", "model_budget", "params_hash", "plan_units", "record_key"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +97,19 @@ def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=N
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def model_budget(model, preset: Preset):
+    """``(name, spec, custom, params)`` of a model under ``preset``: its spec (None for a
+    name the registry does not know, which its units report as their failure), the spec
+    again when it is a user's model (None for a built-in), and its ``set_params`` budget."""
+    spec = model if isinstance(model, ModelSpec) else None
+    name = spec.name if spec else model
+    if spec is None and name in MODELS:
+        spec = builtin_spec(name)
+    params = preset.params_for(name, spec.family if spec else "classic")
+    custom = spec if spec and not spec.builtin else None
+    return name, spec, custom, spec.budget(params) if spec else params
+
+
 def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=None, verbose=0,
                fingerprints=None, tune=False, sources=None):
     """Every unit of a run, in order: per dataset and model, the folds then the test fit;
@@ -106,14 +119,8 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
     fingerprints = fingerprints or {}
     for dataset in datasets:
         for model in models:
-            spec = model if isinstance(model, ModelSpec) else None
-            name = spec.name if spec else model
-            if spec is None and name in MODELS:  # an unknown name is its units' failure
-                spec = builtin_spec(name)
-            params = preset.params_for(name, spec.family if spec else "classic")
-            params = spec.budget(params) if spec else params
+            name, spec, custom, params = model_budget(model, preset)
             grids = [None] + ([spec.grid] if tune and spec and spec.grid else [])
-            custom = spec if spec and not spec.builtin else None
             for grid in grids:
                 h = params_hash(dataset, name, preset, seed, params, fingerprints.get(dataset),
                                 tune=grid, identity=custom and custom.identity)
