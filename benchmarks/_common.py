@@ -11,6 +11,17 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
+def photos():
+    """The test suite's synthetic photo maker (``tests/_photos.py``), loaded from its file."""
+    import importlib.util
+
+    path = RESULTS.parent / "tests" / "_photos.py"
+    spec = importlib.util.spec_from_file_location("_photos", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def machine() -> dict:
     """The machine a figure was measured on (same description as run-all's records)."""
     from mnistbench.hostinfo import host_description, library_versions
@@ -22,7 +33,7 @@ def machine() -> dict:
         "versions": library_versions(),
     }
     try:
-        from mnistbench.devices import import_keras_quietly, keras_device
+        from mnistbench.estimators.devices import import_keras_quietly, keras_device
 
         keras = import_keras_quietly()
         info["keras_backend"] = keras.config.backend()
@@ -72,7 +83,7 @@ def cv_folds(dataset):
     folds. Returns ``(X, y, folds)``, ``folds`` a list of ``(train_idx, val_idx)``."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from mnistbench.datasets import load_dataset
+    from mnistbench.data.registry import load_dataset
 
     d = load_dataset(dataset)
     X, _, y, _ = train_test_split(d.X_train, d.y_train, train_size=10000,

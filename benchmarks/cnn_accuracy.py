@@ -65,7 +65,7 @@ def _augmentation(record):
 
 def run(name, seed):
     from mnistbench import load_dataset
-    from mnistbench.cnn import AUGMENTATION, KerasCNNClassifier
+    from mnistbench.estimators.cnn import AUGMENTATION, KerasCNNClassifier
 
     ds = load_dataset("mnist")
     clf = KerasCNNClassifier(**CONFIGS[name], random_state=seed, verbose=2)

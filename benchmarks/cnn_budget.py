@@ -49,7 +49,7 @@ DEFAULT_BUDGETS = ("now", "before")
 
 
 def _fit(arch, params, X, y, X_val, y_val):
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     est = KerasCNNClassifier(arch, random_state=0, **params)
     t0 = time.perf_counter()
@@ -66,7 +66,7 @@ def _budget(est):
 def run_digits(info, budgets, archs):
     from sklearn.model_selection import StratifiedKFold
 
-    from mnistbench.datasets import load_digits_dataset
+    from mnistbench.data.registry import load_digits_dataset
 
     d = load_digits_dataset()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(*d.train))

@@ -1,6 +1,6 @@
 """Fit-time overhead of KerasCNNClassifier over the same model in plain Keras.
 
-Same network (``mnistbench.cnn.build_cnn``), optimizer, data, epochs and batch size;
+Same network (``mnistbench.estimators.cnn.build_cnn``), optimizer, data, epochs and batch size;
 the plain side converts uint8 images to float32 (n, 28, 28, 1) and calls
 ``model.fit`` as a Keras user would. Runs alternate (plain, wrapper, plain, ...)
 and the fastest of each is compared, so machine noise hits both alike. Target:
@@ -34,9 +34,9 @@ def main():
     import numpy as np
 
     from mnistbench import load_dataset
-    from mnistbench.architectures import build_cnn
-    from mnistbench.architectures import make_optimizer as _make_optimizer
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.architectures import build_cnn
+    from mnistbench.estimators.architectures import make_optimizer as _make_optimizer
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     ds = load_dataset("mnist")
     X, y = ds.X_train[: args.n], ds.y_train[: args.n]

@@ -42,7 +42,7 @@ SETTINGS = (1, 32)
 
 
 def _data():
-    from mnistbench.datasets import load_digits_dataset
+    from mnistbench.data.registry import load_digits_dataset
 
     d = load_digits_dataset()
     X, y, folds = mnist_cv_folds()
@@ -52,7 +52,7 @@ def _data():
 
 
 def run(info, repeats, archs):
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     for data, (X, y, params) in _data().items():
         for arch in archs:

@@ -88,8 +88,8 @@ def peak_gflops(threads, precision):
 
 _CHILD = """
 import json, sys, time
-from mnistbench.cnn import KerasCNNClassifier
-from mnistbench.datasets import load_mnist
+from mnistbench.estimators.cnn import KerasCNNClassifier
+from mnistbench.data.registry import load_mnist
 arch, precision, n, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 d = load_mnist()
 X, y = d.X_train[:n], d.y_train[:n]
@@ -103,7 +103,7 @@ print(json.dumps({"fit_seconds": fit, "predict_seconds": predict, "n_test": len(
 
 
 def measure(arch, precision, threads):
-    from mnistbench.architectures import build_cnn
+    from mnistbench.estimators.architectures import build_cnn
     from mnistbench.harness.local import thread_env
 
     env = {**os.environ, **thread_env(threads), "PYTHONPATH": str(Path(__file__).parent.parent)}
@@ -157,7 +157,7 @@ def main():
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if not args.render_only:
-        from mnistbench.devices import cpu_has_native_bf16
+        from mnistbench.estimators.devices import cpu_has_native_bf16
 
         precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bf16() else [])
         cores = os.cpu_count() or 1

@@ -81,7 +81,7 @@ def worker(config):
     import numpy as np
 
     from mnistbench import load_dataset
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     ds = load_dataset("mnist")
     X_test = ds.X_test[..., None].astype(np.float32)

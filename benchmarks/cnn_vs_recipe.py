@@ -59,9 +59,9 @@ def _key(r):
 def _fit_one(ds, dataset, size, seed, arch, arm, info):
     from sklearn.model_selection import train_test_split
 
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
+    from mnistbench.estimators.registry import make_model
     from mnistbench.harness import PRESETS
-    from mnistbench.models import make_model
 
     n = len(ds.y_train)
     if size < n:

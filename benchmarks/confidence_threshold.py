@@ -6,7 +6,7 @@ This script trains the model `predict` is meant for (the default cnn-deep, on al
 way `predict` does and records the top probability on
 
 * real digits: the first N MNIST test digits, as they are and rendered as a noisy,
-  unevenly lit "photo" (mnistbench._photos);
+  unevenly lit "photo" (tests/_photos.py);
 * images that hold no digit: uniform noise, smooth (blurred) noise, salt-and-pepper
   specks on white paper, and "blank-ish" paper (a lighting gradient, sensor noise and
   one or two small specks). Those that `prepare_image` already refuses as blank are
@@ -64,7 +64,7 @@ def non_digits(kind, n, rng, side=96):
 def top_probabilities(model, images):
     """Top class probability of every digit `predict` would find in ``images``
     (``multiple=False``: one digit per image); NaN where the image is refused as blank."""
-    from mnistbench.imaging import BlankImageError, prepare_image
+    from mnistbench.data.imaging import BlankImageError, prepare_image
 
     prepared, keep = [], []
     for i, img in enumerate(images):
@@ -113,9 +113,12 @@ def main():
         write_markdown(json.loads((RESULTS / "confidence_threshold.json").read_text()))
         return
 
+    from _common import photos
+
+    render = photos().render
+
     from mnistbench import load_dataset, make_model
-    from mnistbench._photos import render
-    from mnistbench.persist import load_model
+    from mnistbench.estimators.persist import load_model
 
     ds = load_dataset("mnist")
     t0 = time.perf_counter()

@@ -30,7 +30,7 @@ def main():
     from skimage.feature import hog
 
     from mnistbench import load_dataset
-    from mnistbench.features import HOGTransformer
+    from mnistbench.estimators.features import HOGTransformer
 
     ds = load_dataset("mnist")
     X = np.concatenate([ds.X_train, ds.X_test])  # 70,000 images

@@ -1,9 +1,9 @@
 """Does a trained CNN read realistic images as well as MNIST's own 28x28 digits?
 
 Takes MNIST test digits, renders each one the way users' pictures arrive
-(``mnistbench._photos``: dark ink on white, ten times larger, off-centre on a
+(``tests/_photos.py``: dark ink on white, ten times larger, off-centre on a
 bigger sheet, blurred, JPEG-compressed, a "photo" with uneven light and noise,
-and two digits side by side), prepares them with ``mnistbench.imaging.to_mnist``
+and two digits side by side), prepares them with ``mnistbench.data.imaging.to_mnist``
 and compares the model's predictions with its predictions on the original
 digits (agreement) and with the true labels (accuracy). Writes
 ``results/imaging_agreement.json`` and ``.md``. Run::
@@ -37,7 +37,7 @@ def write_markdown(record):
         f"training images (test accuracy {100 * record['model_test_accuracy']:.2f} %"
         + (f", {record['model_precision']}" if record["model_precision"] else "") + "). "
         f"The first {rows[0]['n']:,} MNIST test digits, each rendered as below, prepared with "
-        "`mnistbench.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
+        "`mnistbench.data.imaging.to_mnist`, predicted. Agreement = same prediction as on the "
         "original 28x28 digit; accuracy = equal to the true label (originals: "
         f"{100 * record['original_accuracy_on_these_digits']:.2f} %). Machine: "
         f"{record['machine']['host']}.",
@@ -69,10 +69,13 @@ def main():
     if not args.model:
         parser.error("--model is required (a file written by `python -m mnistbench train`)")
 
+    from _common import photos
+
+    VARIANTS, pair, render = photos().VARIANTS, photos().pair, photos().render
+
     from mnistbench import load_dataset
-    from mnistbench._photos import VARIANTS, pair, render
-    from mnistbench.imaging import to_mnist
-    from mnistbench.persist import load_model
+    from mnistbench.data.imaging import to_mnist
+    from mnistbench.estimators.persist import load_model
 
     model, meta = load_model(args.model)
     ds = load_dataset("mnist")

@@ -28,7 +28,7 @@ def run(dataset, name, seed):
     from sklearn.metrics import accuracy_score, f1_score
 
     from mnistbench import load_dataset
-    from mnistbench.models import make_model
+    from mnistbench.estimators.registry import make_model
 
     ds = load_dataset(dataset)
     est = make_model(name, random_state=seed)
@@ -85,7 +85,7 @@ def render():
 
 
 def main():
-    from mnistbench.models import MODELS
+    from mnistbench.estimators.registry import MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", choices=sorted(MODELS))

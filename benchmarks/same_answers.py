@@ -48,7 +48,7 @@ def _rows(path):
 
 
 def compare(new_path, old_path) -> list[dict]:
-    from mnistbench.stats import corrected_cv_interval, decode_predictions, mcnemar_exact
+    from mnistbench.evaluation.stats import corrected_cv_interval, decode_predictions, mcnemar_exact
 
     new, old = _rows(new_path), _rows(old_path)
     out = []

@@ -70,7 +70,7 @@ def run(archs, arms, subsample=None, run_index=1):
     from sklearn.model_selection import KFold, train_test_split
 
     from mnistbench import load_dataset
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     ds = load_dataset("mnist")
     X, y = ds.X_train, ds.y_train

@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 
-from mnistbench.features import ImageFlattener
+from mnistbench.estimators.features import ImageFlattener
 
 
 def mlp(random_state=None):

@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from mnistbench import KerasCNNClassifier, load_dataset
-from mnistbench.features import DeskewTransformer
+from mnistbench.estimators.features import DeskewTransformer
 
 digits = load_dataset("digits")
 X_train, y_train = digits.train

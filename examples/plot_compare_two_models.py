@@ -17,7 +17,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
 from mnistbench import run_benchmark
-from mnistbench.features import ImageFlattener
+from mnistbench.estimators.features import ImageFlattener
 
 out = Path(tempfile.mkdtemp())
 knn = make_pipeline(ImageFlattener(), KNeighborsClassifier(n_neighbors=3))

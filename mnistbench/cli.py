@@ -14,23 +14,17 @@ import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.curves import curve_point, write_curve_report
-from mnistbench.datasets import (
+from mnistbench.data.registry import (
     ALL_DATASETS,
     DATASETS,
     DEFAULT_DATASETS,
     check_dataset_name,
     load_dataset,
 )
-from mnistbench.devices import system_info
 from mnistbench.errors import MnistbenchError, UsageError
-from mnistbench.finalize import (
-    format_predictions,
-    parse_param,
-    predict_files,
-    report_errors,
-    train_final,
-)
+from mnistbench.estimators.devices import system_info
+from mnistbench.estimators.registry import MODELS, is_deep
+from mnistbench.estimators.user_models import entry_point_models, load_models_file, resolve_models
 from mnistbench.harness import (
     DEFAULT_OUTPUT,
     PRESETS,
@@ -39,11 +33,17 @@ from mnistbench.harness import (
     learning_curve,
     run_benchmark,
 )
+from mnistbench.harness.finalize import (
+    format_predictions,
+    parse_param,
+    predict_files,
+    report_errors,
+    train_final,
+)
 from mnistbench.harness.options import names_of
 from mnistbench.log import progress_logging
-from mnistbench.models import MODELS, is_deep
-from mnistbench.report import write_report
-from mnistbench.user_models import entry_point_models, load_models_file, resolve_models
+from mnistbench.reporting.curves import curve_point, write_curve_report
+from mnistbench.reporting.report import write_report
 
 MODELS_FROM_HELP = (
     "add the models of a Python file that defines MODELS = {name: estimator or factory} "

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from mnistbench.architectures import OVERFIT_GAP, UNDERFIT_ACCURACY, unconverged
-from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
-from mnistbench.curves import crossover, curve_point, curve_table, write_curve_report
+from mnistbench.estimators.architectures import OVERFIT_GAP, UNDERFIT_ACCURACY, unconverged
+from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
 from mnistbench.harness import PRESETS, RecordStore
 from mnistbench.harness.curve import curve_units, repeats_at
-from mnistbench.report import _display, summarize
+from mnistbench.reporting.curves import crossover, curve_point, curve_table, write_curve_report
+from mnistbench.reporting.report import _display, summarize
 
 
 # ------------------------------------------------------------------ the budget

@@ -56,7 +56,7 @@ def test_fetch_data_reports_failure_clearly(tmp_path, monkeypatch, capsys):
 def test_fetch_data_fashion_from_a_folder_and_not_by_default(tmp_path, monkeypatch, capsys,
                                                               fashion, mnist):
     from mnistbench import datasets
-    from mnistbench.fashion_files import FASHION_FILES
+    from mnistbench.data.fashion_files import FASHION_FILES
 
     folder = tmp_path / "fashion"
     folder.mkdir()

@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mnistbench import architectures, cnn, load_dataset, scikeras_compat
-from mnistbench.cnn import KerasCNNClassifier, TrainingWarning
+from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(architecture="baseline", epochs=2, batch_size=32, min_steps=0, filters=8,
@@ -205,7 +205,7 @@ def test_many_steps_per_execution_train_the_same_weights(digits):
 def test_steps_per_execution_auto_keeps_user_batch_hooks():
     import keras
 
-    from mnistbench.devices import resolve_steps_per_execution
+    from mnistbench.estimators.devices import resolve_steps_per_execution
 
     expected = 1 if keras.config.backend() == "torch" else 32
     assert resolve_steps_per_execution("auto") == expected
@@ -448,7 +448,7 @@ def test_deep_cnn_learns_full_mnist_in_one_epoch():
 def test_harness_fits_run_keras_datasets_without_autotuning_and_restore_keras_after():
     from keras.src.trainers.data_adapters import array_data_adapter
 
-    from mnistbench.devices import tf_data_without_autotune
+    from mnistbench.estimators.devices import tf_data_without_autotune
 
     adapter = array_data_adapter.ArrayDataAdapter
     original = adapter.get_tf_dataset

@@ -12,9 +12,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mnistbench
-from mnistbench.cnn import KerasCNNClassifier
-from mnistbench.features import DeskewTransformer, HOGTransformer, ImageFlattener
-from mnistbench.models import BatchedSVC, CappedPCA, XGBoostClassifier
+from mnistbench.estimators.cnn import KerasCNNClassifier
+from mnistbench.estimators.features import DeskewTransformer, HOGTransformer, ImageFlattener
+from mnistbench.estimators.registry import BatchedSVC, CappedPCA, XGBoostClassifier
 
 _SGD_WEIGHTS = "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
 
@@ -101,11 +101,11 @@ def test_scikeras_is_the_tested_minor_version():
     re-tested (and TESTED_SCIKERAS and the pin in pyproject.toml moved) before use."""
     from importlib.metadata import version
 
-    from mnistbench.scikeras_compat import TESTED_SCIKERAS
+    from mnistbench.estimators.scikeras_compat import TESTED_SCIKERAS
 
     installed = ".".join(version("scikeras").split(".")[:2])
     assert installed == TESTED_SCIKERAS, (
-        f"scikeras {version('scikeras')} is installed but mnistbench.scikeras_compat was "
+        f"scikeras {version('scikeras')} is installed but mnistbench.estimators.scikeras_compat was "
         f"written for {TESTED_SCIKERAS}.x: check every hook in OVERRIDDEN_HOOKS")
 
 
@@ -114,7 +114,7 @@ def test_scikeras_is_the_tested_minor_version():
 def test_every_scikeras_hook_we_override_still_exists(hook):
     from scikeras.wrappers import BaseWrapper, KerasClassifier
 
-    from mnistbench.scikeras_compat import OVERRIDDEN_HOOKS, KerasClassifierBase
+    from mnistbench.estimators.scikeras_compat import OVERRIDDEN_HOOKS, KerasClassifierBase
 
     assert hook in OVERRIDDEN_HOOKS
     theirs = getattr(KerasClassifier, hook, None) or getattr(BaseWrapper, hook, None)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from skimage import color
 
-from mnistbench.corruptions import (
+from mnistbench.data.corruptions import (
     CORRUPTIONS,
     applicable,
     corrupt,
     load_mnist_c,
-    plot_corruptions,
 )
+from mnistbench.reporting.robustness import plot_corruptions
 
 #: corruptions that draw no random numbers: the same image for every seed
 SEED_FREE = {"scale", "brightness", "canny_edges"}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistbench import datasets
-from mnistbench.datasets import (
+from mnistbench.data.registry import (
     DataUnavailableError,
     DataVerificationError,
     load_dataset,
@@ -222,7 +222,7 @@ def _idx_bytes(array):
 
 
 def _write_idx_folder(folder, ds, gz=True):
-    from mnistbench.fashion_files import FASHION_FILES
+    from mnistbench.data.fashion_files import FASHION_FILES
 
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"x_train": ds.X_train, "y_train": ds.y_train, "x_test": ds.X_test,
@@ -303,7 +303,7 @@ def test_fashion_local_sources_are_tried_without_downloads(tmp_path, fashion, mo
 
 @pytest.mark.parametrize("damage", ["cut-short", "not-idx", "missing-file"])
 def test_damaged_fashion_files_are_named(tmp_path, fashion, monkeypatch, damage):
-    from mnistbench.fashion_files import FASHION_FILES, read_fashion_file
+    from mnistbench.data.fashion_files import FASHION_FILES, read_fashion_file
 
     folder = tmp_path / "fashion"
     _write_idx_folder(folder, fashion, gz=False)
@@ -336,7 +336,7 @@ def test_no_fashion_source_gives_one_clear_error(tmp_path, monkeypatch):
 def test_fashion_mnist_only_when_named():
     """The default datasets stay MNIST and digits (the main job's time must not grow);
     'all' adds Fashion-MNIST."""
-    from mnistbench.datasets import DEFAULT_DATASETS, check_dataset_name
+    from mnistbench.data.registry import DEFAULT_DATASETS, check_dataset_name
     from mnistbench.harness.options import names_of
 
     assert "fashion-mnist" in datasets.DATASETS
@@ -409,7 +409,7 @@ def test_npz_dataset_faults_are_named_before_any_work(tmp_path, digits, fault, m
 
 
 def test_npz_and_folder_names_without_a_path_are_usage_errors():
-    from mnistbench.datasets import check_dataset_name
+    from mnistbench.data.registry import check_dataset_name
     from mnistbench.errors import UsageError
 
     with pytest.raises(UsageError, match="names no file: put its path after npz:"):

@@ -23,7 +23,7 @@ from mnistbench.harness import (
     run_unit,
     run_units,
 )
-from mnistbench.report import summarize, write_figures, write_tables
+from mnistbench.reporting.report import summarize, write_figures, write_tables
 
 FAST_MODELS = ["logreg", "svc"]
 #: What an ``ok`` record must carry besides its key (the store's schema).

@@ -31,8 +31,8 @@ from PIL import Image
 
 from mnistbench import datasets, load_dataset, make_model
 from mnistbench.cli import main
+from mnistbench.estimators.persist import save_model
 from mnistbench.harness import RecordStore
-from mnistbench.persist import save_model
 
 DATA = Path(__file__).parent / "data"
 GOOD_IMAGE = DATA / "four.jpg"
@@ -499,7 +499,7 @@ def test_colour_images_are_refused_and_the_fitted_model_kept(digits, name):
 
 
 def _fast(name):
-    from mnistbench.models import MODELS
+    from mnistbench.estimators.registry import MODELS
 
     return MODELS[name].fast_params
 
@@ -945,7 +945,7 @@ def test_a_truncated_model_file_says_it_is_cut_short(photo_model, tmp_path, caps
 
 @pytest.mark.filterwarnings("ignore:The fit ended unconverged")
 def test_a_keras_file_whose_classes_disagree_with_its_network(tmp_path, capsys, digits):
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     model = KerasCNNClassifier(epochs=1, min_steps=0, random_state=0).fit(*digits.train)
     path = save_model(model, tmp_path / "cnn.keras", {"model": "cnn-baseline",

@@ -6,7 +6,7 @@ from skimage.feature import hog
 from sklearn.base import clone
 
 from mnistbench import load_dataset
-from mnistbench.features import (
+from mnistbench.estimators.features import (
     DeskewTransformer,
     HOGTransformer,
     ImageFlattener,

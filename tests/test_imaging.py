@@ -1,11 +1,11 @@
-"""mnistbench.imaging: real images into MNIST form."""
+"""mnistbench.data.imaging: real images into MNIST form."""
 
 import numpy as np
 import pytest
+from _photos import VARIANTS, pair, render
 from PIL import Image
 
-from mnistbench._photos import VARIANTS, pair, render
-from mnistbench.imaging import (
+from mnistbench.data.imaging import (
     BlankImageError,
     ImageReadError,
     load_image,
@@ -148,7 +148,7 @@ def test_images_from_files(tmp_path, mnist):
 @pytest.fixture(scope="module")
 def small_cnn(mnist):
     """A CNN good enough to compare predictions (deep, 2 epochs on 10,000 images)."""
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
 
     return KerasCNNClassifier(epochs=2, batch_size=128, min_steps=0, random_state=0).fit(
         mnist.X_train[:10000], mnist.y_train[:10000])

@@ -16,7 +16,7 @@ import pytest
 
 from mnistbench import datasets
 from mnistbench.cli import main
-from mnistbench.cnn import KerasCNNClassifier
+from mnistbench.estimators.cnn import KerasCNNClassifier
 from mnistbench.harness import PRESETS, RecordStore, plan_units, run_units
 
 FAST = dict(architecture="baseline", epochs=2, batch_size=32, min_steps=0, filters=8,

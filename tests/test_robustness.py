@@ -12,12 +12,12 @@ from sklearn.dummy import DummyClassifier
 
 from mnistbench import run_benchmark
 from mnistbench.cli import build_parser
-from mnistbench.corruptions import CORRUPTIONS
+from mnistbench.data.corruptions import CORRUPTIONS
+from mnistbench.evaluation.robustness import corrupted_sets, robustness_table, score_corrupted
 from mnistbench.harness import PRESETS, RunOptions
 from mnistbench.harness import execute as execute_module
 from mnistbench.harness.execute import run_unit
 from mnistbench.harness.units import Unit, params_hash
-from mnistbench.robustness import corrupted_sets, robustness_table, score_corrupted
 
 NOT_ON_8X8 = {"glass_blur", "fog", "spatter", "canny_edges"}
 
@@ -110,7 +110,7 @@ def test_scores_and_table_from_a_known_model(digits):
 def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashion):
     """Fashion-MNIST is a registry dataset like MNIST: every model, the same protocol,
     every corruption applicable at 28x28, the tables under its name."""
-    from mnistbench.models import MODELS
+    from mnistbench.estimators.registry import MODELS
 
     out = tmp_path / "out"
     run_benchmark(["fashion-mnist"], None, preset="quick", output=out, quiet=True,
@@ -128,7 +128,7 @@ def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashio
     table = (out / "results_fashion-mnist.md").read_text()
     assert all(f"| {m} " in table for m in MODELS)
     # the classes keep their names, and the confusion matrix shows them
-    from mnistbench.report import _confusion_best
+    from mnistbench.reporting.report import _confusion_best
 
     assert finals[0]["class_names"] == list(fashion.extra["class_names"])
     figure = _confusion_best("fashion-mnist", finals)

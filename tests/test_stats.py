@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from mnistbench import stats
-from mnistbench.report import significance, summarize, write_report
+from mnistbench.reporting.report import significance, summarize, write_report
 
 
 def test_mcnemar_equals_statsmodels_and_the_binomial_test():

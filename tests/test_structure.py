@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 import mnistbench
-from mnistbench.models import MODELS, is_deep, make_model
+from mnistbench.estimators.registry import MODELS, is_deep, make_model
 
 PACKAGE = pathlib.Path(mnistbench.__file__).parent
 
@@ -61,7 +61,7 @@ def _cycle(graph):
 
 def test_the_import_graph_has_no_cycle():
     graph = import_graph()
-    assert {"mnistbench.harness.run", "mnistbench.cli", "mnistbench.cnn"} <= set(graph)
+    assert {"mnistbench.harness.run", "mnistbench.cli", "mnistbench.estimators.cnn"} <= set(graph)
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
 
 
@@ -71,9 +71,63 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 @pytest.mark.parametrize("leaf", ["mnistbench.hostinfo", "mnistbench.errors",
-                                  "mnistbench._version", "mnistbench.log", "mnistbench.stats"])
+                                  "mnistbench._version", "mnistbench.log", "mnistbench.evaluation.stats"])
 def test_leaf_modules_import_nothing_of_the_package(leaf):
     assert import_graph()[leaf] == set()
+
+
+#: The layers, lowest first: a module imports only from its own layer or the ones below.
+LAYERS = (
+    ("leaves", ("mnistbench.errors", "mnistbench.log", "mnistbench.hostinfo", "mnistbench._version")),
+    ("data", ("mnistbench.data",)),
+    ("estimators", ("mnistbench.estimators",)),
+    ("evaluation", ("mnistbench.evaluation",)),
+    ("reporting", ("mnistbench.reporting",)),
+    ("harness", ("mnistbench.harness",)),
+    ("entry", ("mnistbench.cli", "mnistbench.__main__", "mnistbench")),
+)
+
+
+def layer_of(module: str) -> int:
+    for rank, (_, names) in enumerate(LAYERS):
+        if any(module == n or (n != "mnistbench" and module.startswith(n + ".")) for n in names):
+            return rank
+    raise AssertionError(f"{module} belongs to no layer: add it to LAYERS")
+
+
+def test_imports_only_go_down_the_layers():
+    upward = sorted(f"{m} ({LAYERS[layer_of(m)][0]}) imports {d} ({LAYERS[layer_of(d)][0]})"
+                    for m, deps in import_graph().items() for d in deps
+                    if layer_of(d) > layer_of(m))
+    assert upward == [], upward
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert layer_of("mnistbench.data.registry") < layer_of("mnistbench.reporting.tables")
+    assert layer_of("mnistbench.harness.run") < layer_of("mnistbench.cli")
+    assert layer_of("mnistbench") == len(LAYERS) - 1
+
+
+def test_the_package_is_subpackages_and_a_few_top_level_modules():
+    """The folders show the layers: at most 10 modules sit beside the subpackages."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 10, top
+    assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} == {
+        "data", "estimators", "evaluation", "reporting", "harness"}
+
+
+def test_old_module_paths_are_the_modules_at_their_new_ones():
+    import importlib
+
+    for old, new in mnistbench.MOVED.items():
+        assert importlib.import_module(f"mnistbench.{old}") is importlib.import_module(
+            f"mnistbench.{new}"), old
+    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.datasets import load_dataset
+    from mnistbench.models import MODELS as old_models
+
+    assert KerasCNNClassifier is mnistbench.KerasCNNClassifier
+    assert load_dataset is mnistbench.load_dataset and old_models is MODELS
 
 
 def test_only_the_cli_and_harness_import_the_harness():

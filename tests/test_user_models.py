@@ -17,9 +17,9 @@ from sklearn.tree import DecisionTreeClassifier
 from mnistbench import CustomModel, learning_curve, load_models_file, run_benchmark
 from mnistbench.cli import main
 from mnistbench.errors import UsageError
-from mnistbench.features import ImageFlattener
+from mnistbench.estimators.features import ImageFlattener
+from mnistbench.estimators.user_models import resolve_models
 from mnistbench.harness import PRESETS, RecordStore, plan_units
-from mnistbench.user_models import resolve_models
 
 FAST = {"preset": "quick", "quiet": True, "figures": False}
 
@@ -158,8 +158,8 @@ def test_identity_is_stable_and_sees_nested_parameters():
     assert identity(RandomForestClassifier(n_jobs=1)) == identity(RandomForestClassifier(n_jobs=2))
     code = ("import json; from sklearn.linear_model import RidgeClassifier; "
             "from sklearn.pipeline import make_pipeline; "
-            "from mnistbench.features import ImageFlattener; "
-            "from mnistbench.user_models import resolve_models; "
+            "from mnistbench.estimators.features import ImageFlattener; "
+            "from mnistbench.estimators.user_models import resolve_models; "
             "print(json.dumps(resolve_models([('m', make_pipeline(ImageFlattener(), "
             "RidgeClassifier()))])[0].identity))")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -168,7 +168,7 @@ def test_identity_is_stable_and_sees_nested_parameters():
 
 
 def test_a_pipeline_ending_in_the_cnn_is_deep_and_takes_the_budget_on_its_final_step():
-    from mnistbench.cnn import KerasCNNClassifier
+    from mnistbench.estimators.cnn import KerasCNNClassifier
     from mnistbench.harness import run_unit
 
     deep = resolve_models([("net", make_pipeline(KerasCNNClassifier(architecture="baseline")))])
@@ -194,7 +194,7 @@ def installed_plugin(tmp_path, monkeypatch):
     (site / "mb_plugin.py").write_text(textwrap.dedent("""
         from sklearn.linear_model import RidgeClassifier
         from sklearn.pipeline import make_pipeline
-        from mnistbench.features import ImageFlattener
+        from mnistbench.estimators.features import ImageFlattener
 
         def ridge(random_state=None):
             return make_pipeline(ImageFlattener(), RidgeClassifier())

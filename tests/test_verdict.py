@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mnistbench.verdict import classic_vs_deep
+from mnistbench.reporting.verdict import classic_vs_deep
 
 
 def _case(holm, lead_model="cnn-deep", families=None):

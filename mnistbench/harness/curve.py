@@ -13,9 +13,9 @@ import dataclasses
 import time
 from pathlib import Path
 
-from mnistbench.curves import curve_point, curve_split, write_curve_report
-from mnistbench.datasets import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
+from mnistbench.data.registry import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
 from mnistbench.errors import UsageError
+from mnistbench.estimators.user_models import ModelSpec, builtin_spec, resolve_models
 from mnistbench.harness.options import RunOptions, check_whole, names_of
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.run import (
@@ -27,7 +27,7 @@ from mnistbench.harness.run import (
 )
 from mnistbench.harness.units import Unit, model_budget, params_hash, record_key
 from mnistbench.log import logger, progress_logging
-from mnistbench.user_models import ModelSpec, builtin_spec, resolve_models
+from mnistbench.reporting.curves import curve_point, curve_split, write_curve_report
 
 __all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
 

@@ -11,16 +11,16 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_info
 
-from mnistbench.curves import curve_point
-from mnistbench.datasets import load_dataset
-from mnistbench.devices import tf_data_without_autotune
+from mnistbench.data.registry import load_dataset
+from mnistbench.estimators.devices import tf_data_without_autotune
+from mnistbench.estimators.registry import is_deep
+from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
+from mnistbench.evaluation.stats import encode_predictions
+from mnistbench.evaluation.tuning import halving_search, search_summary
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
-from mnistbench.models import is_deep
-from mnistbench.robustness import corrupted_sets, score_corrupted
-from mnistbench.stats import encode_predictions
-from mnistbench.tuning import halving_search, search_summary
+from mnistbench.reporting.curves import curve_point
 
 __all__ = ["failed_record", "record_unit", "run_unit", "stratified_subsample"]
 

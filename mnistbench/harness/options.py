@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.datasets import ALL_DATASETS, check_dataset_name
+from mnistbench.data.registry import ALL_DATASETS, check_dataset_name
 from mnistbench.errors import UsageError
+from mnistbench.estimators.registry import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
-from mnistbench.models import MODELS
 
 __all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "names_of"]
 

@@ -34,7 +34,7 @@ class Preset:
         refit of the chosen parameters uses all of them). None: no cap.
     robustness : int or None
         Test images per corruption on which each final fit is also scored
-        (:mod:`mnistbench.robustness`; a stratified subset, all of them when the test split
+        (:mod:`mnistbench.evaluation.robustness`; a stratified subset, all of them when the test split
         is smaller). None: no robustness scores.
     """
 

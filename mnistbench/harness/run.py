@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.corruptions import plot_corruptions
-from mnistbench.datasets import (
+from mnistbench.data.registry import (
     DATASETS,
     DEFAULT_DATASETS,
     FOLDER_PREFIX,
@@ -28,8 +27,10 @@ from mnistbench.datasets import (
     load_dataset,
     stage_dataset,
 )
-from mnistbench.devices import nvidia_gpus
 from mnistbench.errors import UsageError
+from mnistbench.estimators.devices import nvidia_gpus
+from mnistbench.estimators.user_models import resolve_models
+from mnistbench.evaluation.robustness import corrupted_sets
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED, run_units, threads_for
 from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions, names_of
@@ -37,9 +38,8 @@ from mnistbench.harness.records import RecordStore
 from mnistbench.harness.units import plan_units, record_key
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
-from mnistbench.report import save_figure, slug, write_report
-from mnistbench.robustness import corrupted_sets
-from mnistbench.user_models import resolve_models
+from mnistbench.reporting.report import write_report
+from mnistbench.reporting.robustness import write_corruption_figure
 
 __all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "staged_datasets"]
 
@@ -95,7 +95,7 @@ run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.do
 def staged_datasets(datasets):
     """``datasets`` with each :class:`~mnistbench.Dataset` object replaced by its name, and
     ``{name: "npz:PATH"}``: where the workers read its arrays (checked and saved once, by
-    content; :func:`~mnistbench.datasets.stage_dataset`)."""
+    content; :func:`~mnistbench.data.registry.stage_dataset`)."""
     if isinstance(datasets, Dataset):
         datasets = [datasets]
     if datasets is None or isinstance(datasets, str) or not isinstance(datasets, (list, tuple)):
@@ -196,9 +196,8 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
             for name, ds in loaded.items():
                 sets = corrupted_sets(name, ds, preset.robustness, opts.seed, log=logger.info)
                 if opts.figures:  # what the corruptions do, on this dataset's first subset image
-                    fig = plot_corruptions(ds.X_test[sets["indices"][0]], opts.seed,
-                                           ds.pixel_max)
-                    save_figure(fig, opts.output, f"{slug(name)}_corruptions")
+                    write_corruption_figure(name, ds.X_test[sets["indices"][0]], opts.output,
+                                            opts.seed, ds.pixel_max)
         loaded.clear()  # the workers load their own copies
         yield preset, store, fingerprints
 

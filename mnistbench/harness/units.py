@@ -6,10 +6,10 @@ import dataclasses
 import hashlib
 import json
 
+from mnistbench.estimators.registry import MODELS
+from mnistbench.estimators.user_models import ModelSpec, builtin_spec
+from mnistbench.evaluation.tuning import TUNING, tuned_label
 from mnistbench.harness.presets import Preset
-from mnistbench.models import MODELS
-from mnistbench.tuning import TUNING, tuned_label
-from mnistbench.user_models import ModelSpec, builtin_spec
 
 __all__ = ["Unit", "model_budget", "params_hash", "plan_units", "record_key"]
 
@@ -19,7 +19,7 @@ class Unit:
     """One (dataset, model, split) to fit and score; ``split`` is ``fold-k`` or ``test``.
 
     ``tune``: the grid of a tuned unit, which searches it on its own training data
-    (nested CV; :mod:`mnistbench.tuning`) and is recorded as ``<model>-tuned``.
+    (nested CV; :mod:`mnistbench.evaluation.tuning`) and is recorded as ``<model>-tuned``.
     ``spec``: the model itself (None: the registry model named ``model``). ``source``:
     where a Dataset object's arrays are (``npz:PATH``; None: load ``dataset`` by name).
     """
@@ -114,7 +114,7 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
                fingerprints=None, tune=False, sources=None):
     """Every unit of a run, in order: per dataset and model, the folds then the test fit;
     with ``tune``, then the same units of each model's tuned twin (over its grid).
-    ``models``: :class:`~mnistbench.user_models.ModelSpec` or registry names."""
+    ``models``: :class:`~mnistbench.estimators.user_models.ModelSpec` or registry names."""
     units = []
     fingerprints = fingerprints or {}
     for dataset in datasets:

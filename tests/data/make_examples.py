@@ -1,7 +1,7 @@
 """Write the example images shipped with the tests (README's predict example).
 
 They are MNIST test digits rendered like users' own pictures by
-``mnistbench._photos``: ``seventeen.png`` (the first "1" and the first "7" of
+``tests/_photos.py``: ``seventeen.png`` (the first "1" and the first "7" of
 the MNIST test set, side by side, dark ink on white, ten times larger) and
 ``four.jpg`` (the first "4", photographed: off-centre, uneven light, noise,
 JPEG). Run from the repository root::
@@ -9,13 +9,16 @@ JPEG). Run from the repository root::
     python tests/data/make_examples.py
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from mnistbench import load_dataset
-from mnistbench._photos import pair, render
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for _photos
+from _photos import pair, render
 
 HERE = Path(__file__).resolve().parent
 

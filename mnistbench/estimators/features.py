@@ -18,7 +18,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from mnistbench.imaging import deskew
+from mnistbench.data.imaging import deskew
 
 __all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale",
            "check_image_shape", "check_labels", "deskew",
@@ -417,7 +417,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
 
 
 # --------------------------------------------------------------------------- deskew (the
-# function itself lives in mnistbench.imaging, beside the other image processing)
+# function itself lives in mnistbench.data.imaging, beside the other image processing)
 class DeskewTransformer(TransformerMixin, BaseEstimator):
     """Stateless sklearn transformer: :func:`deskew` each image; output in the input's form.
 

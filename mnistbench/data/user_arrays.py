@@ -1,5 +1,5 @@
 """A user's own arrays as a dataset: an ``.npz`` in Keras's layout, checked before any work
-(:func:`mnistbench.datasets.load_npz_dataset` makes the Dataset)."""
+(:func:`mnistbench.data.registry.load_npz_dataset` makes the Dataset)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.data.mnist_files import _arrays_from_npz
 from mnistbench.errors import DataVerificationError
-from mnistbench.mnist_files import _arrays_from_npz
 
 __all__ = ["check_pixel_max", "check_user_arrays", "read_user_npz", "write_user_npz"]
 

@@ -2,7 +2,7 @@
 
 Everything is inside the file (figures as embedded PNG data, no scripts, no style sheet
 or font from elsewhere), so it can be attached to a report or opened offline.
-Built from records alone, like every other output of :mod:`mnistbench.report`.
+Built from records alone, like every other output of :mod:`mnistbench.reporting.report`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mnistbench.models import is_deep_name
+from mnistbench.estimators.registry import is_deep_name
 
 __all__ = ["classic_vs_deep", "family_of"]
 
@@ -24,7 +24,7 @@ def family_of(records, model) -> str:
 
 def classic_vs_deep(df: pd.DataFrame, tests: dict, records, dataset) -> str | None:
     """The sentence for ``dataset``, or None without a finished model of each family.
-    ``df``: :func:`~mnistbench.report.summarize`'s table; ``tests``: its significance."""
+    ``df``: :func:`~mnistbench.reporting.report.summarize`'s table; ``tests``: its significance."""
     rows = df[(df["dataset"] == dataset) & (df["status"] == "ok")].dropna(
         subset=["test_accuracy"])
     mine = [r for r in records if r["dataset"] == dataset]

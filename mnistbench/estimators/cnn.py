@@ -23,7 +23,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mnistbench._version import __version__
-from mnistbench.architectures import (
+from mnistbench.estimators.architectures import (
     ARCHITECTURES,
     LR_SCHEDULES,
     OPTIMIZERS,
@@ -35,9 +35,9 @@ from mnistbench.architectures import (
     training_budget,
     warn_if_useless,
 )
-from mnistbench.devices import keras_device, resolve_precision, resolve_steps_per_execution
-from mnistbench.features import check_greyscale, check_image_shape, check_labels, image_shape_for
-from mnistbench.scikeras_compat import KerasClassifierBase, canonical_order
+from mnistbench.estimators.devices import keras_device, resolve_precision, resolve_steps_per_execution
+from mnistbench.estimators.features import check_greyscale, check_image_shape, check_labels, image_shape_for
+from mnistbench.estimators.scikeras_compat import KerasClassifierBase, canonical_order
 
 __all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn",
            "canonical_order"]

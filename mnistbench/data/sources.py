@@ -1,7 +1,7 @@
 """Where data comes from: the cache folder, and the source order of a dataset with
 canonical arrays (MNIST, Fashion-MNIST): an explicit file, the cache, each download, then
 files a system package installed; the first source whose arrays pass verification wins and
-is cached. :mod:`mnistbench.datasets` names the sources of each dataset; this module only
+is cached. :mod:`mnistbench.data.registry` names the sources of each dataset; this module only
 walks them."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistbench.data.mnist_files import _arrays_from_npz, _atomic_save_npz
 from mnistbench.errors import DataUnavailableError, DataVerificationError, UsageError
 from mnistbench.log import log_progress
-from mnistbench.mnist_files import _arrays_from_npz, _atomic_save_npz
 
 __all__ = ["CanonicalSources", "cache_dir", "env_value", "load_canonical"]
 

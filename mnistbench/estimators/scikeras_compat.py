@@ -20,8 +20,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import ClassifierTags
 
-from mnistbench.architectures import TrainingMonitor
-from mnistbench.devices import import_keras_quietly
+from mnistbench.estimators.architectures import TrainingMonitor
+from mnistbench.estimators.devices import import_keras_quietly
 
 keras = import_keras_quietly()
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import MnistbenchError
+from mnistbench.estimators.registry import is_deep
 from mnistbench.hostinfo import library_versions
-from mnistbench.models import is_deep
 
 __all__ = ["ModelFileError", "SUFFIXES", "load_model", "model_path", "read_metadata", "save_model",
            "suffix_for"]
@@ -36,6 +36,13 @@ SUFFIXES = (".keras", ".skops")
 #: of them runs code on load: they are rebuilt from stored attributes (the
 #: booster from its serialised bytes).
 TRUSTED_TYPES = frozenset({
+    "mnistbench.estimators.features.DeskewTransformer",
+    "mnistbench.estimators.features.HOGTransformer",
+    "mnistbench.estimators.features.ImageFlattener",
+    "mnistbench.estimators.registry.BatchedSVC",
+    "mnistbench.estimators.registry.CappedPCA",
+    "mnistbench.estimators.registry.XGBoostClassifier",
+    # the same types under the module paths of files saved by earlier versions
     "mnistbench.features.DeskewTransformer",
     "mnistbench.features.HOGTransformer",
     "mnistbench.features.ImageFlattener",
@@ -153,7 +160,7 @@ def load_model(path, trust=False):
     meta = read_metadata(path)
     try:
         if path.suffix == ".keras":
-            from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415 - loaded lazily, only when used
+            from mnistbench.estimators.cnn import KerasCNNClassifier  # noqa: PLC0415 - loaded lazily, only when used
 
             return KerasCNNClassifier.load(path), meta
         import skops.io as sio  # noqa: PLC0415 - loaded lazily, only when used

@@ -15,27 +15,18 @@ tuning the final fit on 60,000 images costs about what tuning a 10,000-image fol
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
-from mnistbench.tables import write_table_files
+from mnistbench.estimators.registry import TUNED_SUFFIX, tuned_label
 
-__all__ = ["TUNED_SUFFIX", "TUNING", "TUNING_NOTE", "halving_search", "search_summary",
-           "tuned_label", "tuning_table", "write_tuning_tables"]
-
-#: The label of a model's tuned twin: ``svc`` -> ``svc-tuned``.
-TUNED_SUFFIX = "-tuned"
+__all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "tuned_label",
+           "tuning_table"]
 
 #: The search's settings, part of a tuned unit's parameter hash.
 TUNING = {"inner_cv": 3, "factor": 3}
-
-
-def tuned_label(model: str) -> str:
-    return model + TUNED_SUFFIX
 
 
 def halving_search(estimator, grid: dict, seed=0, max_samples=None, n_samples=None,
@@ -110,30 +101,3 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
             "tuned_fit_seconds": tuned.fit_seconds,
         })
     return pd.DataFrame(rows)
-
-
-TUNING_NOTE = ("Nested CV: each tuned unit searched its own training data (successive halving, "
-               "stratified 3-fold inner CV); the test split took no part in a choice.")
-
-
-def write_tuning_tables(df: pd.DataFrame, records, out_dir, header, slug) -> dict:
-    """``tuning_<slug(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; returns
-    ``{dataset: displayed table}`` (empty without tuned rows). ``slug``: the report's file
-    naming of a dataset."""
-    table = tuning_table(df, records)
-    shown_by_dataset = {}
-    for dataset in sorted(table["dataset"].unique()) if len(table) else []:
-        part = table[table["dataset"] == dataset].drop(columns="dataset").reset_index(drop=True)
-        shown = part.copy()
-        for col in ("default_cv", "tuned_cv", "default_test", "tuned_test"):
-            shown[col] = [f"{100 * v:.2f}" if v == v else "-" for v in part[col]]
-        shown["test_gain_points"] = [f"{v:+.2f}" if v == v else "-"
-                                     for v in part["test_gain_points"]]
-        for col in ("default_fit_seconds", "tuned_fit_seconds"):
-            shown[col] = [f"{v:.2f}" if v == v else "-" for v in part[col]]
-        stem = Path(out_dir) / f"tuning_{slug(dataset)}"
-        lines = [*header, TUNING_NOTE]
-        write_table_files(stem, lines, shown, part, f"{dataset}: default and tuned",
-                          f"tab:tuning_{slug(dataset)}")
-        shown_by_dataset[dataset] = shown
-    return shown_by_dataset

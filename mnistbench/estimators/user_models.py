@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from mnistbench.errors import UsageError
-from mnistbench.models import FAMILIES, MODELS, is_deep, make_model
-from mnistbench.tuning import TUNED_SUFFIX
+from mnistbench.estimators.registry import FAMILIES, MODELS, TUNED_SUFFIX, is_deep, make_model
 
 __all__ = ["ALL_MODELS", "ENTRY_POINT_GROUP", "CustomModel", "ModelSpec", "builtin_spec",
            "entry_point_models", "load_models_file", "resolve_models"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnistbench.models import is_deep_name
-from mnistbench.report import new_figure, save_figure, slug
-from mnistbench.tables import write_table_files
+from mnistbench.estimators.registry import is_deep_name
+from mnistbench.reporting.figures import new_figure, save_figure
+from mnistbench.reporting.tables import slug, write_table_files
 
 __all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curve_report"]
 

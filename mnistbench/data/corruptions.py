@@ -41,8 +41,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import draw, feature, transform, util
 
-__all__ = ["CORRUPTIONS", "MIN_SIZE", "applicable", "corrupt", "load_mnist_c",
-           "plot_corruptions"]
+__all__ = ["CORRUPTIONS", "MIN_SIZE", "applicable", "corrupt", "load_mnist_c"]
 
 _REF = 28  # MNIST's side: every size below is given for 28x28 and scaled to the image
 
@@ -299,24 +298,3 @@ def load_mnist_c(root, corruption, split="test"):
         raise ValueError(f"{folder}: expected images (n, 28, 28[, 1]) and n labels, got "
                          f"{images.shape} and {labels.shape}")
     return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.int64)
-
-
-def plot_corruptions(image, seed=0, pixel_max=255):
-    """A matplotlib figure of one digit under every corruption (n/a where not applicable)."""
-    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy; a Figure, not pyplot
-
-    image = np.asarray(image, dtype=np.uint8)
-    fig = Figure(figsize=(12, 3.4))
-    axes = fig.subplots(2, 8)
-    panels = [("clean", image)] + [
-        (name, corrupt(image, name, seed, pixel_max) if applicable(name, image.shape)[0] else None)
-        for name in CORRUPTIONS]
-    for ax, (name, im) in zip(axes.ravel(), panels, strict=False):
-        ax.set_axis_off()
-        ax.set_title(name.replace("_", " "), fontsize=8)
-        if im is None:
-            ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.imshow(im, cmap="gray", vmin=0, vmax=pixel_max)
-    fig.tight_layout()
-    return fig

@@ -1,4 +1,4 @@
-"""Realistic-looking images made from MNIST digits, to test :mod:`mnistbench.imaging`.
+"""Realistic-looking images made from MNIST digits, to test :mod:`mnistbench.data.imaging`.
 
 Each variant takes 28x28 MNIST digits (white on black, uint8) and renders them
 the way users' own images arrive: dark ink on light paper, ten times larger,
@@ -17,7 +17,7 @@ VARIANTS = ("original", "inverted", "large", "off-centre", "blurred", "jpeg", "p
 
 
 def _big(digit, factor=10):
-    from skimage.transform import resize  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage.transform import resize
 
     h, w = digit.shape
     return resize(digit / 255.0, (h * factor, w * factor), order=1, anti_aliasing=False)
@@ -34,7 +34,7 @@ def _to_uint8(a):
 
 def jpeg(image_u8, quality=35):
     """Round-trip a uint8 grey image through JPEG compression."""
-    from PIL import Image  # noqa: PLC0415 - loaded lazily, only when used
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.fromarray(image_u8).save(buf, format="JPEG", quality=quality)
@@ -44,7 +44,7 @@ def jpeg(image_u8, quality=35):
 
 def render(digit, variant, rng):
     """One MNIST digit (28x28 uint8) as a uint8 image of the given variant."""
-    from skimage.filters import gaussian  # noqa: PLC0415 - loaded lazily, only when used
+    from skimage.filters import gaussian
 
     if variant == "original":
         return digit

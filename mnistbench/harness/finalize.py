@@ -2,8 +2,8 @@
 
 The tutorial's last steps, for every model in the zoo: ``train`` fits on all of a
 dataset's training images, scores the held-out test split and saves the model
-with its metadata (:mod:`mnistbench.persist`); ``predict`` prepares image files
-as MNIST digits (:mod:`mnistbench.imaging`) and reports the digit(s) with the
+with its metadata (:mod:`mnistbench.estimators.persist`); ``predict`` prepares image files
+as MNIST digits (:mod:`mnistbench.data.imaging`) and reports the digit(s) with the
 top-3 classes per digit.
 """
 
@@ -19,18 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.datasets import load_dataset
+from mnistbench.data.imaging import prepare_image
+from mnistbench.data.registry import load_dataset
 from mnistbench.errors import UsageError, check_writable_file
-from mnistbench.imaging import prepare_image
-from mnistbench.log import logger, progress_logging
-from mnistbench.models import MODELS, is_deep, make_model
-from mnistbench.persist import (
+from mnistbench.estimators.persist import (
     ModelFileError,
     load_model,
     model_path,
     save_model,
     suffix_for,
 )
+from mnistbench.estimators.registry import MODELS, is_deep, make_model
+from mnistbench.log import logger, progress_logging
 
 __all__ = ["DigitPrediction", "ImagePrediction", "parse_param", "predict_files", "train_final"]
 

@@ -3,7 +3,7 @@
 Clean test accuracy spans a few points across the zoo; under shifts, rotations, noise and
 scrawls the models differ far more. When a preset sets ``robustness`` (how many test images
 per corruption), every final fit is scored on the same stratified subset of the test split
-under each of :mod:`mnistbench.corruptions`' 15 corruptions, and on that subset clean.
+under each of :mod:`mnistbench.data.corruptions`' 15 corruptions, and on that subset clean.
 
 The corrupted sets are generated once per (dataset, size, seed), before any unit runs, and
 cached in ``<cache>/corrupted/`` with a SHA-256 per array; a worker loads and verifies them,
@@ -24,21 +24,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mnistbench.corruptions import CORRUPTIONS, applicable, corrupt
-from mnistbench.datasets import cache_dir
-from mnistbench.tables import write_table_files
+from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
+from mnistbench.data.registry import cache_dir
 
-__all__ = ["ROBUSTNESS_NOTE", "corrupted_sets", "robustness_table", "score_corrupted",
-           "write_robustness"]
+__all__ = ["corrupted_sets", "robustness_table", "score_corrupted"]
 
 #: Bump when a corruption changes: older cache files are then never read.
 CACHE_VERSION = 1
-ROBUSTNESS_NOTE = (
-    "Accuracy (%) on corrupted copies of the same stratified subset of the test split "
-    "(mnistbench.corruptions: MNIST-C's 15 corruptions, one fixed severity each, seeded); "
-    "clean: that subset uncorrupted. mean drop: clean minus the mean over the applicable "
-    "corruptions, in points; relative mCE: the mean corruption error over the clean error. "
-    "n/a: the corruption has no meaning at this image size.")
 _MEMO: dict = {}
 
 
@@ -84,7 +76,7 @@ def _load_verified(path: Path):
 
 def corrupted_sets(name, ds, n, seed=0, cache=None, log=None) -> dict:
     """``{"indices": test indices, corruption: images (or absent when not applicable)}``
-    for dataset ``name`` (its :class:`~mnistbench.datasets.Dataset` ``ds``): loaded from the
+    for dataset ``name`` (its :class:`~mnistbench.data.registry.Dataset` ``ds``): loaded from the
     cache when its checksums match, else generated and cached (atomically)."""
     path = _cache_path(name, ds, n, seed, cache)
     if path in _MEMO:
@@ -142,51 +134,3 @@ def robustness_table(records, dataset) -> pd.DataFrame:
         })
     df = pd.DataFrame(rows)
     return df.sort_values("mean", ascending=False).reset_index(drop=True) if len(df) else df
-
-
-def _heatmap(dataset, table):
-    from matplotlib.figure import Figure  # noqa: PLC0415 - lazy; a Figure, not pyplot
-
-    cols = ["clean"] + list(CORRUPTIONS) + ["mean"]
-    values = table[cols].to_numpy(dtype=float)
-    fig = Figure(figsize=(12, 0.45 * len(table) + 2.2))
-    ax = fig.subplots()
-    im = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=max(0, np.nanmin(values)),
-                   vmax=100, aspect="auto")
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.0f}", ha="center", va="center",
-                fontsize=7, color="white" if np.isnan(v) or v < 70 else "black")
-    ax.set_xticks(range(len(cols)), [c.replace("_", " ") for c in cols], rotation=45,
-                  ha="right", fontsize=8)
-    ax.set_yticks(range(len(table)), table["model"], fontsize=8)
-    ax.set_title(f"{dataset}: accuracy (%) under each corruption "
-                 f"({int(table['n_images'].iloc[0]):,} test images)", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.02)
-    return fig
-
-
-def write_robustness(records, out_dir, header, slug, save_figure=None):
-    """``robustness_<slug>.{md,csv,tex}`` and (with ``save_figure``) the heatmap per dataset
-    with robustness records; returns ``({dataset: displayed table}, [paths])``. ``slug``
-    and ``save_figure(fig, out_dir, stem)`` are the report's file naming and figure saving."""
-    shown_by_dataset, written = {}, []
-    for dataset in sorted({r["dataset"] for r in records}):
-        table = robustness_table(records, dataset)
-        if table.empty:
-            continue
-        shown = table.drop(columns="n_images").copy()
-        for col in shown.columns[1:]:
-            fmt = "{:.2f}" if col == "relative_mce" else (
-                "{:+.2f}" if col == "mean_drop_points" else "{:.1f}")
-            shown[col] = [fmt.format(v) if v == v else "n/a" for v in table[col]]
-        stem = Path(out_dir) / f"robustness_{slug(dataset)}"
-        lines = [*header, ROBUSTNESS_NOTE + f" Test images per corruption: "
-                 f"{int(table['n_images'].iloc[0]):,}."]
-        written += write_table_files(stem, lines, shown, table,
-                                     f"{dataset}: accuracy under corruptions",
-                                     f"tab:robustness_{slug(dataset)}")
-        if save_figure is not None:
-            written += save_figure(_heatmap(dataset, table), out_dir,
-                                   f"{slug(dataset)}_robustness")
-        shown_by_dataset[dataset] = shown
-    return shown_by_dataset, written

@@ -8,12 +8,29 @@ file beside it (and in report.html).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write_table_files"]
+from mnistbench.data.registry import is_user_dataset
+
+__all__ = ["slug", "write_table_files"]
+
+
+def slug(dataset: str) -> str:
+    """A file-name-safe form of a dataset name, one per name: a folder dataset keeps its
+    base name and adds a hash of its whole path ("folder:/x/my digits" ->
+    "folder-my_digits-3f2a9c"), so two folders with the same base name never overwrite
+    each other's tables."""
+    if is_user_dataset(dataset):
+        kind, _, path = dataset.partition(":")
+        path = path.rstrip("/\\")
+        tag = hashlib.sha256(path.encode()).hexdigest()[:6]
+        dataset = f"{kind}-{Path(path).name or 'root'}-{tag}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
 
 
 def write_table_files(stem: Path, header, shown: pd.DataFrame, data: pd.DataFrame,

@@ -34,11 +34,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from mnistbench.devices import resolve_xgboost_device
-from mnistbench.features import DeskewTransformer, HOGTransformer, ImageFlattener
+from mnistbench.estimators.devices import resolve_xgboost_device
+from mnistbench.estimators.features import DeskewTransformer, HOGTransformer, ImageFlattener
 
 __all__ = ["BatchedSVC", "CappedPCA", "FAMILIES", "MODELS", "ModelEntry", "XGBoostClassifier", "is_deep",
-           "is_deep_name", "make_model"]
+           "is_deep_name", "make_model", "TUNED_SUFFIX", "tuned_label"]
 
 #: Model families. "deep" is a contract: the estimator (or its pipeline's final step) is
 #: a Keras classifier with ``epochs``, ``verbose``, ``history_``, ``fit(validation_data=)``,
@@ -337,7 +337,7 @@ def hog_svm(random_state=None, device="auto", n_jobs=None):
 
 def _cnn(architecture):
     def factory(random_state=None, device="auto", n_jobs=None):
-        from mnistbench.cnn import KerasCNNClassifier  # noqa: PLC0415 - Keras is heavy
+        from mnistbench.estimators.cnn import KerasCNNClassifier  # noqa: PLC0415 - Keras is heavy
 
         return KerasCNNClassifier(architecture=architecture, random_state=random_state)
 
@@ -428,7 +428,7 @@ MODELS: dict[str, ModelEntry] = {
 def is_deep(model) -> bool:
     """Whether ``model`` is of the "deep" family: a registry name (its entry's family), or
     an estimator or pipeline (its final step's ``_mnistbench_family``, which
-    :class:`~mnistbench.cnn.KerasCNNClassifier` sets; a test checks that both agree for
+    :class:`~mnistbench.estimators.cnn.KerasCNNClassifier` sets; a test checks that both agree for
     every registry entry). Never imports Keras."""
     if isinstance(model, str):
         return MODELS[model].family == "deep"
@@ -449,3 +449,11 @@ def make_model(name, random_state=None, device="auto", n_jobs=None):
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
     return entry.factory(random_state=random_state, device=device, n_jobs=n_jobs)
+
+
+#: The label of a model's tuned twin: ``svc`` -> ``svc-tuned``.
+TUNED_SUFFIX = "-tuned"
+
+
+def tuned_label(model: str) -> str:
+    return model + TUNED_SUFFIX
