@@ -42,8 +42,8 @@ from mnistbench.harness.finalize import (
 )
 from mnistbench.harness.options import names_of
 from mnistbench.log import progress_logging
-from mnistbench.reporting.curves import curve_point, write_curve_report
-from mnistbench.reporting.report import write_report
+from mnistbench.reporting.curves import write_curve_report
+from mnistbench.reporting.report import choose_run, runs_in, write_report
 
 MODELS_FROM_HELP = (
     "add the models of a Python file that defines MODELS = {name: estimator or factory} "
@@ -122,14 +122,23 @@ def cmd_report(args) -> int:
                               f"--output {args.output}` first")
     curve, rest = [], []  # a learning curve's points share the store: re-render them too
     for r in records:
-        (curve if curve_point(r.get("split", "")) else rest).append(r)
-    curve = [r for r in curve if r.get("seed") == args.seed]
+        (curve if r.split.is_curve else rest).append(r)
+    curve_seed = args.seed if args.seed is not None else (curve[-1].seed if curve else None)
+    curve = [r for r in curve if r.seed == curve_seed]
     if curve:
         write_curve_report(curve, args.output)
         print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
     if not rest:
         return 0
-    df = write_report(rest, args.output, args.preset, args.seed)
+    try:
+        preset, seed = choose_run(rest, args.preset, args.seed)
+    except ValueError as exc:
+        raise UsageError(f"{args.output}: {exc}") from None
+    others = [f"{p} (seed {s})" for p, s, _ in runs_in(rest) if (p, s) != (preset, seed)]
+    if others:
+        print(f"rendering the run of preset {preset}, seed {seed}; this folder also holds "
+              f"{', '.join(others)}: --preset and --seed choose one", file=sys.stderr)
+    df = write_report(rest, args.output, preset, seed)
     _print_table(df)
     print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
     return 0
@@ -348,8 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", type=_output,
                    help="folder of a run's records.jsonl (default: %(default)s; "
                    "`--output results` re-renders the reference results)")
-    p.add_argument("--preset", default="default", help="which run's records (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", help="the preset of the run to render, as its records name it "
+                   "(default: the newest run in the folder)")
+    p.add_argument("--seed", type=int, help="the seed of the run to render (default: the newest "
+                   "run's)")
     p.set_defaults(func=cmd_report)
 
     _add_model_file_commands(sub)

@@ -1,4 +1,4 @@
-"""Issue 14: MNIST-C's 15 corruptions. Each is deterministic for a seed, keeps uint8 in the
+"""MNIST-C's 15 corruptions. Each is deterministic for a seed, keeps uint8 in the
 dataset's range, and changes the image by the kind of operation it names."""
 
 from __future__ import annotations

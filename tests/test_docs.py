@@ -1,6 +1,6 @@
 """The words around the code: README for users (short, its two commands first, its
 results section generated from results/), and no issue numbers, commit hashes or machine
-anecdotes in the package or README."""
+anecdotes in the package, its tests, docs, examples or README."""
 
 import re
 import subprocess
@@ -19,6 +19,10 @@ HISTORY = re.compile(r"\bissue \d|this project's machine|\bour machine", re.IGNO
 def _texts():
     yield README
     yield from sorted((ROOT / "mnistbench").rglob("*.py"))
+    yield from sorted(p for p in (ROOT / "tests").glob("*.py") if p.name != "test_docs.py")
+    yield from sorted(p for p in (ROOT / "docs").rglob("*.md")
+                      if not {"_build", "generated", "auto_examples"} & set(p.parts))
+    yield from sorted((ROOT / "examples").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", list(_texts()), ids=lambda p: str(p.relative_to(ROOT)))

@@ -679,13 +679,13 @@ def test_a_damaged_owner_file_with_two_ids_in_the_records_asks(run_dir, capsys):
     out, before = run_dir
     lines = before.splitlines(keepends=True)
     other = json.loads(lines[0])
-    other["store"] = "0123456789abcdef"
+    other["store"] = "another-store-id"
     (out / "records.jsonl").write_bytes(before + (json.dumps(other) + "\n").encode())
     after = (out / "records.jsonl").read_bytes()
     (out / RecordStore.OWNER_FILE).write_bytes(b"")
     code, _, err = run_cli(capsys, *RUN, "--output", out)
     assert_error(err, r"is damaged and this folder's records carry several store ids: .*"
-                      r"\(3 records\), 0123456789abcdef \(1 records\); write the one")
+                      r"\(3 records\), another-store-id \(1 records\); write the one")
     assert code == 1
     assert (out / "records.jsonl").read_bytes() == after
     assert (out / RecordStore.OWNER_FILE).read_bytes() == b""  # left for the user to choose

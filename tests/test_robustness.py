@@ -1,4 +1,4 @@
-"""Issue 14: run-all scores each final fit under the 15 corruptions; the corrupted sets are
+"""run-all scores each final fit under the 15 corruptions; the corrupted sets are
 made once, cached and checksummed; tables, heatmap and report section; n/a never a number."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_scores_and_table_from_a_known_model(digits):
     assert rob["clean"] == pytest.approx(share)
     assert all(v == pytest.approx(share) for v in rob["accuracy"].values() if v is not None)
     row = robustness_table([{"dataset": "digits", "split": "test", "model": "dummy",
-                             "robustness": rob}], "digits").iloc[0]
+                             "status": "ok", "robustness": rob}], "digits").iloc[0]
     assert row["mean_drop_points"] == pytest.approx(0)
     assert np.isnan(row["fog"]) and row["clean"] == pytest.approx(100 * share)
 
@@ -128,9 +128,10 @@ def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashio
     table = (out / "results_fashion-mnist.md").read_text()
     assert all(f"| {m} " in table for m in MODELS)
     # the classes keep their names, and the confusion matrix shows them
+    from mnistbench.evaluation.records import as_records
     from mnistbench.reporting.report import _confusion_best
 
     assert finals[0]["class_names"] == list(fashion.extra["class_names"])
-    figure = _confusion_best("fashion-mnist", finals)
+    figure = _confusion_best("fashion-mnist", as_records(finals))
     ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
     assert ticks[0] == "T-shirt/top" and ticks[-1] == "Ankle boot"

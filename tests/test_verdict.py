@@ -17,7 +17,8 @@ def _case(holm, lead_model="cnn-deep", families=None):
     pair = {"model_a": "cnn-deep", "model_b": "svc", "a_only_right": 70, "b_only_right": 20,
             "mcnemar_p": holm / 3, "mcnemar_p_holm": holm}
     tests = {"d": {"pairs": [pair], "groups": {}, "left_out": {}}}
-    records = [{"dataset": "d", "model": m, **({"family": f} if f else {})}
+    records = [{"dataset": "d", "model": m, "split": "test", "status": "ok",
+                **({"family": f} if f else {})}
                for m, f in (families or {"cnn-deep": None, "svc": None, "mine": "classic"}).items()]
     return classic_vs_deep(df, tests, records, "d")
 

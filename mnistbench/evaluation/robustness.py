@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 
 from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
 from mnistbench.data.registry import cache_dir
+from mnistbench.evaluation.records import as_records
 
 __all__ = ["corrupted_sets", "robustness_table", "score_corrupted"]
 
@@ -115,16 +116,17 @@ def score_corrupted(estimator, sets, X_test, y_test) -> dict:
 
 def robustness_table(records, dataset) -> pd.DataFrame:
     """Models x corruptions (accuracy %), with clean, mean drop and relative mCE."""
+    records = as_records(records)
     rows = []
     for r in records:
-        rob = r.get("robustness")
-        if r["dataset"] != dataset or r["split"] != "test" or not rob or "accuracy" not in rob:
+        rob = r.robustness
+        if r.dataset != dataset or not r.split.is_test or not rob or "accuracy" not in rob:
             continue
         scored = [a for a in rob["accuracy"].values() if a is not None]
         mean = float(np.mean(scored)) if scored else np.nan
         clean_err = 1 - rob["clean"]
         rows.append({
-            "model": r["model"], "clean": 100 * rob["clean"],
+            "model": r.model, "clean": 100 * rob["clean"],
             **{name: (100 * a if a is not None else np.nan) for name, a in
                rob["accuracy"].items()},
             "mean": 100 * mean,

@@ -21,6 +21,7 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enable
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
 from mnistbench.estimators.registry import TUNED_SUFFIX, tuned_label
+from mnistbench.evaluation.records import as_records
 
 __all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "tuned_label",
            "tuning_table"]
@@ -74,6 +75,7 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
     """Default and tuned side by side: one row per (dataset, model) that has a tuned twin in
     ``df`` (the run's summary table), with the parameters chosen for the final fit and
     how often each choice won across the outer folds."""
+    records = as_records(records)
     rows = []
     by_key = {(r.dataset, r.model): r for r in df.itertuples()}
     for (dataset, label), tuned in by_key.items():
@@ -81,10 +83,10 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
             continue
         model = label[: -len(TUNED_SUFFIX)]
         default = by_key.get((dataset, model))
-        mine = [r for r in records if r["dataset"] == dataset and r["model"] == label
-                and r.get("status") == "ok" and "search" in r]
-        final = next((r for r in mine if r["split"] == "test"), None)
-        folds = [_params_text(r["search"]["best_params"]) for r in mine if r["split"] != "test"]
+        mine = [r for r in records if r.dataset == dataset and r.model == label
+                and r.status == "ok" and r.search is not None]
+        final = next((r for r in mine if r.split.is_test), None)
+        folds = [_params_text(r.search["best_params"]) for r in mine if not r.split.is_test]
         choices = pd.Series(folds).value_counts()
         rows.append({
             "dataset": dataset,
@@ -95,7 +97,7 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
             "tuned_test": tuned.test_accuracy,
             "test_gain_points": 100 * (tuned.test_accuracy - default.test_accuracy)
             if default else np.nan,
-            "chosen_for_test": _params_text(final["search"]["best_params"]) if final else "",
+            "chosen_for_test": _params_text(final.search["best_params"]) if final else "",
             "chosen_in_folds": "; ".join(f"{p} ({n}/{len(folds)})" for p, n in choices.items()),
             "default_fit_seconds": default.fit_seconds if default else np.nan,
             "tuned_fit_seconds": tuned.fit_seconds,

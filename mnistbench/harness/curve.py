@@ -23,8 +23,8 @@ from mnistbench.harness.run import (
     execute_units,
     plan_todo,
     prepared_run,
-    worker_layout,
 )
+from mnistbench.harness.runners import make_runner
 from mnistbench.harness.units import Unit, model_budget, params_hash, record_key
 from mnistbench.log import logger, progress_logging
 from mnistbench.reporting.curves import curve_point, curve_split, write_curve_report
@@ -137,15 +137,16 @@ def _run(datasets, models, sizes, seeds, opts):
 
 def _run_points(datasets, models, sizes, seeds, opts, preset, store):
     n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
-    n_workers, threads = worker_layout(opts)
+    runner = make_runner(opts)
     units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,
-                        opts.device, threads, 0 if opts.quiet else (2 if opts.verbose else 1))
+                        opts.device, runner.layout.threads,
+                        0 if opts.quiet else (2 if opts.verbose else 1))
     planned = {u.key for u in units}
     todo = plan_todo(units, planned, store, preset)
     # Small points first: the whole curve's shape appears early, the long fits come last.
     todo.sort(key=lambda u: curve_point(u.split)[0])
     started = time.monotonic()
-    execute_units(todo, store, opts, n_workers, threads, desc="learning-curve")
+    execute_units(todo, store, runner, opts.quiet, desc="learning-curve")
     records = [r for r in store.own_records() if record_key(r) in planned]
     df = write_curve_report(records, opts.output, figures=opts.figures)
     logger.info(f"{len(todo)} point(s) run in {(time.monotonic() - started) / 60:.1f} min; "

@@ -14,13 +14,13 @@ from threadpoolctl import threadpool_info
 from mnistbench.data.registry import load_dataset
 from mnistbench.estimators.devices import tf_data_without_autotune
 from mnistbench.estimators.registry import is_deep
+from mnistbench.evaluation.records import Split
 from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
 from mnistbench.evaluation.stats import encode_predictions
 from mnistbench.evaluation.tuning import halving_search, search_summary
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.units import Unit
 from mnistbench.hostinfo import host_description, library_versions
-from mnistbench.reporting.curves import curve_point
 
 __all__ = ["failed_record", "record_unit", "run_unit", "stratified_subsample"]
 
@@ -51,18 +51,16 @@ def _split(unit: Unit, data_options):
     preset = unit.preset
     ds, X_cv, y_cv, X_tr, y_tr = _data(unit.source or unit.dataset, preset, unit.seed,
                                        data_options or {})
-    size = curve_point(unit.split)
-    if size is not None:  # a learning-curve point: a stratified subsample, the whole test
-        size, rep = size
-        seed = unit.seed + rep - 1
+    split = Split.parse(unit.split)
+    if split.is_curve:  # a learning-curve point: a stratified subsample, the whole test
+        size, seed = split.size, unit.seed + split.repeat - 1
         X_fit, y_fit = stratified_subsample(ds.X_train, ds.y_train, size, seed)
         return ds, seed, size, X_fit, y_fit, ds.X_test, ds.y_test
-    if unit.split == "test":
+    if split.is_test:
         return ds, unit.seed, None, X_tr, y_tr, ds.X_test, ds.y_test
-    repeat, _, fold = unit.split.rpartition("fold-")
-    r = int(repeat[1:-1]) if repeat else 1  # "r2-" -> 2
-    folds = StratifiedKFold(preset.cv, shuffle=True, random_state=unit.seed + r - 1)
-    train_idx, val_idx = list(folds.split(X_cv, y_cv))[int(fold) - 1]
+    folds = StratifiedKFold(preset.cv, shuffle=True,
+                            random_state=unit.seed + (split.repeat or 1) - 1)
+    train_idx, val_idx = list(folds.split(X_cv, y_cv))[split.fold - 1]
     return (ds, unit.seed, None, X_cv[train_idx], y_cv[train_idx], X_cv[val_idx],
             y_cv[val_idx])
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mnistbench.evaluation.records import Split
+
 __all__ = ["PRESETS", "Preset"]
 
 
@@ -59,10 +61,7 @@ class Preset:
     @property
     def splits(self) -> list[str]:
         """The CV units' split names: ``fold-k``, or ``r<i>-fold-k`` when repeated."""
-        if self.repeats == 1:
-            return [f"fold-{k}" for k in range(1, self.cv + 1)]
-        return [f"r{r}-fold-{k}" for r in range(1, self.repeats + 1)
-                for k in range(1, self.cv + 1)]
+        return [str(s) for s in Split.cv_folds(self.cv, self.repeats)]
 
     def params_for(self, model: str, family: str) -> dict:
         """The ``set_params`` overrides of ``model`` (of ``family``) under this preset."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import OutputError, check_writable_file, open_regular_file
-from mnistbench.harness.units import record_key
+from mnistbench.evaluation.records import Record
 from mnistbench.hostinfo import host_description
 
 __all__ = ["RECORD_FIELDS", "FolderInUseError", "RecordStore", "parse_record"]
@@ -48,7 +48,7 @@ def _no_constant(name):
 
 
 def parse_record(raw):
-    """One line of a store -> the record (a dict), or a ``str`` saying why it is not one.
+    """One line of a store -> the :class:`Record`, or a ``str`` saying why it is not one.
 
     The one schema every reader goes through: valid JSON without duplicated keys or
     non-finite numbers, the :data:`RECORD_FIELDS` with their types, a known status,
@@ -76,7 +76,10 @@ def parse_record(raw):
                     or not math.isfinite(value) or value < low
                     or (high is not None and value > high)):
                 return f"an ok record without a valid {key!r}"
-    return obj
+    try:
+        return Record.from_dict(obj)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
 
 
 def _write_atomically(path: Path, text: str, replace: bool) -> bool:
@@ -224,8 +227,8 @@ class RecordStore:
         return self.store_id()  # another process claimed it first: its id is ours
 
     def _repair_owner(self):
-        ids = Counter(r.get("store") for r in self.load(warn=False)
-                      if isinstance(r.get("store"), str) and r.get("host") == host_description())
+        ids = Counter(r.store for r in self.load(warn=False)
+                      if isinstance(r.store, str) and r.host == host_description())
         if not ids:
             return None  # nothing of this folder's own to lose: a new claim starts afresh
         if len(ids) > 1:
@@ -242,8 +245,10 @@ class RecordStore:
         return store_id
 
     # ------------------------------------------------------------ records
-    def append(self, record: dict) -> None:
-        """Append one record, stamped with this folder's store id."""
+    def append(self, record) -> None:
+        """Append one record (a :class:`Record` or its JSON object), stamped with this
+        folder's store id."""
+        record = record.to_dict() if isinstance(record, Record) else record
         record = {**record, "store": self.store_id(create=True)}
         line = (json.dumps(record, default=_json_default) + "\n").encode()
         fd = open_regular_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
@@ -256,7 +261,7 @@ class RecordStore:
         finally:
             os.close(fd)
 
-    def load(self, warn=True) -> list[dict]:
+    def load(self, warn=True) -> list[Record]:
         """Every record in the file, in order; skipped lines are warned about once."""
         if not self.path.exists():
             return []
@@ -266,7 +271,7 @@ class RecordStore:
                 if not raw.strip():
                     continue
                 obj = parse_record(raw)
-                if isinstance(obj, dict):
+                if isinstance(obj, Record):
                     records.append(obj)
                 else:
                     bad.append((number, obj))
@@ -281,18 +286,18 @@ class RecordStore:
                 stacklevel=2)
         return records
 
-    def own_records(self, host=None) -> list[dict]:
+    def own_records(self, host=None) -> list[Record]:
         """Records of this folder's own store (and, with ``host``, made on that machine)."""
         store_id = self.store_id()
-        return [r for r in self.load() if store_id is not None and r.get("store") == store_id
-                and (host is None or r.get("host") == host)]
+        return [r for r in self.load() if store_id is not None and r.store == store_id
+                and (host is None or r.host == host)]
 
     def finished_keys(self, host=None) -> set:
         """Keys of this store's own units recorded as ``ok`` (failed and timed-out units
         are retried); with ``host``, only those recorded on that machine."""
-        return {record_key(r) for r in self.own_records(host) if r.get("status") == "ok"}
+        return {r.unit_key for r in self.own_records(host) if r.ok}
 
-    def reportable(self) -> list[dict]:
+    def reportable(self) -> list[Record]:
         """The records a report shows: the folder's own once a run has claimed it, else
         all of them (a folder of reference results)."""
         return self.own_records() if self.store_id() else self.load()

@@ -28,14 +28,14 @@ from mnistbench.data.registry import (
     stage_dataset,
 )
 from mnistbench.errors import UsageError
-from mnistbench.estimators.devices import nvidia_gpus
 from mnistbench.estimators.user_models import resolve_models
 from mnistbench.evaluation.robustness import corrupted_sets
 from mnistbench.harness.execute import stratified_subsample
-from mnistbench.harness.local import EXIT_UNGUARDED, run_units, threads_for
-from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions, names_of
+from mnistbench.harness.local import EXIT_UNGUARDED
+from mnistbench.harness.options import RunOptions, names_of
 from mnistbench.harness.records import RecordStore
-from mnistbench.harness.units import plan_units, record_key
+from mnistbench.harness.runners import Runner, make_runner
+from mnistbench.harness.units import plan_units
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
 from mnistbench.reporting.report import write_report
@@ -115,49 +115,25 @@ def staged_datasets(datasets):
 
 def _run(datasets, models, opts: RunOptions, sources=None):
     with prepared_run(datasets, models, opts, sources=sources) as (preset, store, fingerprints):
-        n_workers, threads = worker_layout(opts)
+        runner = make_runner(opts)
         units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
-                           threads=threads,
+                           threads=runner.layout.threads,
                            verbose=0 if opts.quiet else (2 if opts.verbose else 1),
                            fingerprints=fingerprints, tune=opts.tune, sources=sources)
         planned = {u.key for u in units}  # exactly this run's units: no stale parameters
         todo = plan_todo(units, planned, store, preset)
         started = time.monotonic()
-        statuses = execute_units(todo, store, opts, n_workers, threads)
+        statuses = execute_units(todo, store, runner, opts.quiet)
         if statuses.get("failed") or statuses.get("timeout"):
             logger.info(f"{statuses.get('failed', 0)} unit(s) failed, "
                         f"{statuses.get('timeout', 0)} timed out: see the status column and "
                         "records.jsonl")
-        df = write_report([r for r in store.own_records() if record_key(r) in planned],
+        df = write_report([r for r in store.own_records() if r.unit_key in planned],
                           opts.output, preset.name, opts.seed, figures=opts.figures)
     minutes = (time.monotonic() - started) / 60
     logger.info(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written "
                 f"to {Path(opts.output)}/")
     return df
-
-
-def worker_layout(opts: RunOptions) -> tuple[int, int]:
-    """Workers and threads per worker, decided once: the units' model n_jobs and the
-    workers' thread-pool caps must agree, or parallel units oversubscribe the cores."""
-    if opts.n_jobs is not None:
-        n_workers = opts.n_jobs
-    elif opts.scheduler:
-        n_workers = 1  # a remote cluster has its own workers
-    else:
-        n_workers = auto_workers(opts.device)
-    return n_workers, opts.threads or (1 if opts.scheduler else threads_for(n_workers))
-
-
-def auto_workers(device="auto") -> int:
-    """Worker processes when ``n_jobs`` is not given: one per core (at most
-    ``MAX_AUTO_WORKERS``), each with one thread, on a CPU, because the units' libraries
-    use a second thread poorly (libsvm not at all, the small CNNs for about a third more
-    speed) and two units side by side do nearly twice the work; one worker with every core
-    when a GPU computes the CNNs, which would otherwise share its memory between
-    processes."""
-    if device == "gpu" or (device == "auto" and nvidia_gpus()):
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 def check_not_bootstrapping():
@@ -231,13 +207,13 @@ def plan_todo(units, planned, store: RecordStore, preset):
     machine is resumed: records made elsewhere (the reference results shipped in a
     clone's results/, say) are recomputed, so a table never passes them off as yours."""
     own = store.own_records(host_description())
-    done = {record_key(r) for r in own if r.get("status") == "ok"}
+    done = {r.unit_key for r in own if r.ok}
     todo = sorted((u for u in units if u.key not in done), key=_longest_first)
     logger.info(f"mnistbench: preset {preset.name} ({preset.summary}); {len(units)} units, "
                 f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in "
                 f"{store.path}")
-    foreign = sum(record_key(r) in planned for r in store.load()) - sum(
-        record_key(r) in planned for r in own)
+    foreign = sum(r.unit_key in planned for r in store.load()) - sum(
+        r.unit_key in planned for r in own)
     if foreign:
         logger.info(f"  {foreign} record(s) in {store.path} were not made by runs of this "
                     "folder on this machine (shipped reference results, or copied in): they "
@@ -260,10 +236,11 @@ def _unit_line(r):
     return f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
 
 
-def execute_units(todo, store, opts: RunOptions, n_workers, threads, desc="run-all"):
-    """Run the units with a progress bar (unless quiet); return the Counter of statuses."""
+def execute_units(todo, store, runner: Runner, quiet=False, desc="run-all"):
+    """Run the units through ``runner`` with a progress bar (unless ``quiet``); return the
+    Counter of statuses."""
     bar = None
-    if todo and not opts.quiet:
+    if todo and not quiet:
         from tqdm.auto import tqdm  # noqa: PLC0415 - only with something to show
 
         bar = tqdm(total=len(todo), unit="unit", desc=desc, file=sys.stderr)
@@ -274,13 +251,7 @@ def execute_units(todo, store, opts: RunOptions, n_workers, threads, desc="run-a
             bar.update(1)
 
     try:
-        if opts.backend == "dask":
-            from mnistbench.harness.dask_runner import run_units_dask  # noqa: PLC0415 - Dask
-
-            return run_units_dask(todo, store, opts, n_workers=n_workers, threads=threads,
-                                  on_record=on_record, say=logger.info)
-        return run_units(todo, store, n_jobs=n_workers, timeout=opts.timeout,
-                         data_options=opts.data_options, on_record=on_record, threads=threads)
+        return runner.run(todo, store, on_record)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()  # before the message, so it is not drawn over

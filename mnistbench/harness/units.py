@@ -8,6 +8,7 @@ import json
 
 from mnistbench.estimators.registry import MODELS
 from mnistbench.estimators.user_models import ModelSpec, builtin_spec
+from mnistbench.evaluation.records import Record
 from mnistbench.evaluation.tuning import TUNING, tuned_label
 from mnistbench.harness.presets import Preset
 
@@ -60,9 +61,9 @@ class Unit:
         return (self.dataset, self.label, self.split, self.params_hash)
 
 
-def record_key(record: dict):
-    """The ``Unit.key`` of the unit a record belongs to."""
-    return (record["dataset"], record["model"], record["split"], record["params_hash"])
+def record_key(record) -> tuple:
+    """The ``Unit.key`` of the unit a record (a :class:`Record` or its JSON object) belongs to."""
+    return (record if isinstance(record, Record) else Record.from_dict(record)).unit_key
 
 
 def params_hash(dataset, model, preset: Preset, seed, params, data_fingerprint=None,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mnistbench.estimators.registry import is_deep_name
+from mnistbench.evaluation.records import Split, as_records
 from mnistbench.reporting.figures import new_figure, save_figure
 from mnistbench.reporting.tables import slug, write_table_files
 
@@ -17,29 +17,30 @@ __all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curv
 
 def curve_split(size, rep) -> str:
     """The split name of a learning-curve point: ``n<size>-r<rep>``."""
-    return f"n{size}-r{rep}"
+    return str(Split.curve(size, rep))
 
 
-def curve_point(split: str):
-    """``(size, rep)`` of a learning-curve split ``n<size>-r<rep>``; None for any other."""
-    match = re.fullmatch(r"n(\d+)-r(\d+)", split)
-    return (int(match[1]), int(match[2])) if match else None
+def curve_point(split):
+    """``(size, rep)`` of a learning-curve split (a :class:`Split` or its name); None for
+    any other split."""
+    split = split if isinstance(split, Split) else Split.parse(split)
+    return (split.size, split.repeat) if split.is_curve else None
 
 
 def curve_table(records) -> pd.DataFrame:
     """One row per (dataset, model, size): test accuracy mean, std, min and max over the
     subsamples, their count, and the mean fit seconds; failed points are counted apart."""
+    records = as_records(records)
     rows = []
     for r in records:
-        point = curve_point(r.get("split", ""))
-        if point is None:
+        if not r.split.is_curve:
             continue
-        rows.append({"dataset": r["dataset"], "model": r["model"], "size": point[0],
-                     "family": r.get("family") or ("deep" if is_deep_name(r["model"])
+        rows.append({"dataset": r.dataset, "model": r.model, "size": r.split.size,
+                     "family": r.family or ("deep" if is_deep_name(r.model)
                                                    else "classic"),
-                     "ok": r.get("status") == "ok", "accuracy": r.get("accuracy", np.nan),
-                     "fit_seconds": r.get("fit_seconds", np.nan),
-                     "warned": bool(r.get("warnings"))})
+                     "ok": r.status == "ok", "accuracy": np.nan if r.accuracy is None else r.accuracy,
+                     "fit_seconds": np.nan if r.fit_seconds is None else r.fit_seconds,
+                     "warned": bool(r.warnings)})
     columns = ["dataset", "model", "family", "size", "accuracy_mean", "accuracy_std",
                "accuracy_min", "accuracy_max", "subsamples", "failed", "warned",
                "fit_seconds"]
@@ -106,8 +107,9 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _header(records, dataset):
-    hosts = sorted({r.get("host", "unknown") for r in records if r["dataset"] == dataset})
-    presets = sorted({r.get("preset", "") for r in records if r["dataset"] == dataset})
+    records = as_records(records)
+    hosts = sorted({(r.host or "unknown") for r in records if r.dataset == dataset})
+    presets = sorted({(r.preset or "") for r in records if r.dataset == dataset})
     return [f"mnistbench learning curve: {dataset}, {', '.join(presets)}, seed "
             f"{records[0].get('seed', 0)}",
             f"hardware: CPU {', '.join(hosts)}",
@@ -160,6 +162,7 @@ def _figures(df, dataset, out_dir) -> list[Path]:
 def write_curve_report(records, out_dir, figures=True) -> pd.DataFrame:
     """Write ``learning_curve_<dataset>.{md,csv,tex}`` and, with ``figures``, the
     accuracy and fit-time figures; return the table of every dataset."""
+    records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     df = curve_table(records)

@@ -11,6 +11,8 @@ import base64
 import html
 from pathlib import Path
 
+from mnistbench.evaluation.records import as_records
+
 __all__ = ["write_html_report"]
 
 _STYLE = """
@@ -30,28 +32,28 @@ def _esc(text) -> str:
 def _protocol(records, preset, seed) -> list[tuple[str, str]]:
     """What was run, read from the records themselves."""
     items = [("preset", f"{preset}, seed {seed}")]
-    for dataset in sorted({r["dataset"] for r in records}):
-        mine = [r for r in records if r["dataset"] == dataset and r.get("status") == "ok"]
-        splits = {r["split"] for r in mine if r["split"] != "test"}
-        repeats = len({s.partition("fold-")[0] for s in splits})  # "r2-fold-3" -> "r2-"
-        fold = next((r for r in mine if r["split"] != "test"), None)
-        test = next((r for r in mine if r["split"] == "test"), None)
+    for dataset in sorted({r.dataset for r in records}):
+        mine = [r for r in records if r.dataset == dataset and r.status == "ok"]
+        splits = {r.split for r in mine if not r.split.is_test}
+        repeats = len({s.repeat for s in splits})
+        fold = next((r for r in mine if not r.split.is_test), None)
+        test = next((r for r in mine if r.split.is_test), None)
         parts = []
         if fold:
             times = f" x {repeats} repeats" if repeats > 1 else ""
             parts.append(f"{len(splits) // repeats}-fold stratified CV{times} (each fold: "
-                         f"{fold['n_train']:,} training, {fold['n_test']:,} validation images)")
+                         f"{fold.n_train:,} training, {fold.n_test:,} validation images)")
         if test:
-            parts.append(f"final fit on {test['n_train']:,} training images, scored on "
-                         f"{test['n_test']:,} held-out test images")
+            parts.append(f"final fit on {test.n_train:,} training images, scored on "
+                         f"{test.n_test:,} held-out test images")
         items.append((dataset, "; ".join(parts) or "no finished unit"))
     return items
 
 
 def _machine(records) -> list[tuple[str, str]]:
-    hosts = sorted({r.get("host", "") for r in records if r.get("host")})
-    devices = sorted({r.get("device", "") for r in records if r.get("device")})
-    versions = next((r.get("versions") for r in records if r.get("versions")), {})
+    hosts = sorted({(r.host or "") for r in records if r.host})
+    devices = sorted({(r.device or "") for r in records if r.device})
+    versions = next((r.versions for r in records if r.versions), {})
     gpus = [d for d in devices if d.startswith(("gpu", "cuda"))]
     return [
         ("CPU", "; ".join(hosts) or "unknown"),
@@ -78,6 +80,7 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
     ``problems``: ``[(dataset, model, status, error)]`` of the models that did not finish;
     ``note``: how to read the tables' intervals and groups.
     """
+    records = as_records(records)
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_esc(header[0])}</title><style>{_STYLE}</style></head><body>\n",

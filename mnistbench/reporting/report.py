@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.stats import (
     corrected_cv_interval,
     decode_predictions,
@@ -29,7 +30,8 @@ from mnistbench.reporting.tables import slug, write_table_files
 from mnistbench.reporting.tuning import TUNING_NOTE, write_tuning_tables
 from mnistbench.reporting.verdict import classic_vs_deep
 
-__all__ = ["latest_records", "summarize", "write_figures", "write_tables", "write_report"]
+__all__ = ["choose_run", "latest_records", "runs_in", "summarize", "write_figures", "write_tables",
+           "write_report"]
 
 TABLE_COLUMNS = [
     "dataset", "model", "status", "cv_accuracy_mean", "cv_accuracy_std", "cv_folds",
@@ -41,14 +43,41 @@ TABLE_COLUMNS = [
 
 def latest_records(records, preset=None, seed=None):
     """The newest record of each unit (dataset, model, split) for a preset and seed."""
+    records = as_records(records)
     latest = {}
     for r in records:
-        if preset is not None and r.get("preset") != preset:
+        if preset is not None and r.preset != preset:
             continue
-        if seed is not None and r.get("seed") != seed:
+        if seed is not None and r.seed != seed:
             continue
-        latest[(r["dataset"], r["model"], r["split"])] = r  # later lines win
+        latest[(r.dataset, r.model, r.split)] = r  # later lines win
     return list(latest.values())
+
+
+def runs_in(records) -> list[tuple[str, int, int]]:
+    """The runs ``records`` hold, newest last: ``(preset, seed, units)`` for each preset and
+    seed, ordered by their newest record (a store appends in the order units finish)."""
+    records = as_records(records)
+    last, units = {}, {}
+    for i, r in enumerate(records):
+        key = (r.preset, r.seed)
+        last[key] = i
+        units.setdefault(key, set()).add((r.dataset, r.model, r.split))
+    return [(p, s, len(units[(p, s)])) for (p, s) in sorted(last, key=last.get)]
+
+
+def choose_run(records, preset=None, seed=None) -> tuple[str, int]:
+    """The run a report renders: the newest run in ``records`` unless ``preset`` (and
+    ``seed``) name another; a :class:`ValueError` lists the runs when none matches."""
+    runs = [(p, s, n) for p, s, n in runs_in(records)
+            if (preset is None or p == preset) and (seed is None or s == seed)]
+    if not runs:
+        held = "; ".join(f"preset {p}, seed {s} ({n} units)" for p, s, n in runs_in(records))
+        asked = " and ".join(x for x in (preset and f"preset {preset!r}",
+                                         seed is not None and f"seed {seed}") if x)
+        raise ValueError(f"no records for {asked}; this folder holds: {held or 'nothing'}; "
+                         "leave out --preset and --seed for the newest run")
+    return runs[-1][0], runs[-1][1]
 
 
 def summarize(records, tests=None) -> pd.DataFrame:
@@ -58,17 +87,18 @@ def summarize(records, tests=None) -> pd.DataFrame:
     A model whose units failed or timed out keeps its row, with the status and error.
     ``tests``: ``{dataset: significance(records, dataset)}`` when already computed.
     """
+    records = as_records(records)
     tests = tests if tests is not None else significance_by_dataset(records)
     rows = {}
     for r in records:
-        row = rows.setdefault((r["dataset"], r["model"]), {
-            "dataset": r["dataset"], "model": r["model"], "folds": [], "problems": [],
+        row = rows.setdefault((r.dataset, r.model), {
+            "dataset": r.dataset, "model": r.model, "folds": [], "problems": [],
             "test": None, "warnings": [],
         })
-        row["warnings"] += [f"{r['split']}: {w}" for w in r.get("warnings", ())]
-        if r.get("status") != "ok":
-            row["problems"].append(f"{r['split']}: {r.get('status')} ({r.get('error', '')})")
-        elif r["split"] == "test":
+        row["warnings"] += [f"{r.split}: {w}" for w in r.warnings]
+        if r.status != "ok":
+            row["problems"].append(f"{r.split}: {r.status} ({(r.error or '')})")
+        elif r.split.is_test:
             row["test"] = r
         else:
             row["folds"].append(r)
@@ -77,12 +107,12 @@ def summarize(records, tests=None) -> pd.DataFrame:
         folds, test = row["folds"], row["test"]
         status = "ok" if not row["problems"] else (
             "timeout" if any("timeout" in p for p in row["problems"]) else "failed")
-        scores = [r["accuracy"] for r in folds]
-        cv_ci = (corrected_cv_interval(scores, np.mean([r["n_train"] for r in folds]),
-                                       np.mean([r["n_test"] for r in folds]))[1:]
+        scores = [r.accuracy for r in folds]
+        cv_ci = (corrected_cv_interval(scores, np.mean([r.n_train for r in folds]),
+                                       np.mean([r.n_test for r in folds]))[1:]
                  if len(folds) >= 2 else (np.nan, np.nan))
         cv_ci = (max(0.0, cv_ci[0]), min(1.0, cv_ci[1])) if len(folds) >= 2 else cv_ci
-        test_ci = (wilson_interval(round(test["accuracy"] * test["n_test"]), test["n_test"])
+        test_ci = (wilson_interval(round(test.accuracy * test.n_test), test.n_test)
                    if test else (np.nan, np.nan))
         out.append({
             "dataset": row["dataset"],
@@ -93,16 +123,16 @@ def summarize(records, tests=None) -> pd.DataFrame:
             "cv_folds": len(folds),
             "cv_ci_low": cv_ci[0],
             "cv_ci_high": cv_ci[1],
-            "test_accuracy": test["accuracy"] if test else np.nan,
+            "test_accuracy": test.accuracy if test else np.nan,
             "test_ci_low": test_ci[0],
             "test_ci_high": test_ci[1],
             "group": "",
-            "test_macro_f1": test["macro_f1"] if test else np.nan,
-            "fit_seconds": test["fit_seconds"] if test else np.nan,
-            "predict_seconds": test["predict_seconds"] if test else np.nan,
-            "n_train": test["n_train"] if test else np.nan,
-            "n_test": test["n_test"] if test else np.nan,
-            "device": test["device"] if test else "",
+            "test_macro_f1": test.macro_f1 if test else np.nan,
+            "fit_seconds": test.fit_seconds if test else np.nan,
+            "predict_seconds": test.predict_seconds if test else np.nan,
+            "n_train": test.n_train if test else np.nan,
+            "n_test": test.n_test if test else np.nan,
+            "device": test.device if test else "",
             "warnings": " | ".join(row["warnings"]),
             "error": "; ".join(row["problems"]),
         })
@@ -117,7 +147,8 @@ def summarize(records, tests=None) -> pd.DataFrame:
 
 def significance_by_dataset(records) -> dict:
     """:func:`significance` of every dataset in ``records``, computed once."""
-    return {d: significance(records, d) for d in sorted({r["dataset"] for r in records})}
+    records = as_records(records)
+    return {d: significance(records, d) for d in sorted({r.dataset for r in records})}
 
 
 def significance(records, dataset) -> dict:
@@ -127,24 +158,25 @@ def significance(records, dataset) -> dict:
     A model is left out of the tests when any of its units failed or timed out, and out
     of the McNemar test (and the groups) when its record predates stored predictions.
     """
-    mine = [r for r in records if r["dataset"] == dataset]
-    failed = {r["model"]: f"{r['split']} {r.get('status')}" for r in mine if r.get("status") != "ok"}
+    records = as_records(records)
+    mine = [r for r in records if r.dataset == dataset]
+    failed = {r.model: f"{r.split} {r.status}" for r in mine if r.status != "ok"}
     models, left_out = {}, dict((m, f"not tested: {why}") for m, why in failed.items())
     for r in mine:
-        if r["model"] in failed:
+        if r.model in failed:
             continue
-        m = models.setdefault(r["model"], {"correct": None, "folds": {}, "fold_sizes": None,
+        m = models.setdefault(r.model, {"correct": None, "folds": {}, "fold_sizes": None,
                                            "accuracy": np.nan})
-        if r["split"] == "test":
-            m["accuracy"] = r["accuracy"]
-            if r.get("predictions"):
-                m["correct"] = decode_predictions(r["predictions"])[1]
+        if r.split.is_test:
+            m["accuracy"] = r.accuracy
+            if r.predictions:
+                m["correct"] = decode_predictions(r.predictions)[1]
             else:
-                left_out[r["model"]] = ("no stored predictions (recorded before they were kept): "
+                left_out[r.model] = ("no stored predictions (recorded before they were kept): "
                                         "re-run it for McNemar's test and the group")
         else:
-            m["folds"][r["split"]] = r["accuracy"]
-            m["fold_sizes"] = (r["n_train"], r["n_test"])
+            m["folds"][r.split] = r.accuracy
+            m["fold_sizes"] = (r.n_train, r.n_test)
     pairs = pairwise_tests(models) if len(models) > 1 else []
     adjusted = {frozenset((p["model_a"], p["model_b"])): p["mcnemar_p_holm"] for p in pairs}
     ranked = sorted((m for m in models if models[m]["correct"] is not None),
@@ -155,10 +187,11 @@ def significance(records, dataset) -> dict:
 
 
 def _header(records, preset, seed):
-    versions = next((r.get("versions") for r in records if r.get("versions")), {})
-    hosts = sorted({r.get("host", "") for r in records if r.get("host")})
-    devices = sorted({r.get("device", "") for r in records if r.get("device")})
-    stamp = max((r.get("timestamp", "") for r in records), default="")
+    records = as_records(records)
+    versions = next((r.versions for r in records if r.versions), {})
+    hosts = sorted({(r.host or "") for r in records if r.host})
+    devices = sorted({(r.device or "") for r in records if r.device})
+    stamp = max(((r.timestamp or "") for r in records), default="")
     return [
         f"mnistbench results: preset {preset}, seed {seed}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
@@ -217,6 +250,7 @@ GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test s
 
 def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]:
     """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
+    records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = _header(records, preset, seed)
@@ -276,7 +310,7 @@ def write_significance(tests, out_dir, header) -> list[Path]:
 # --------------------------------------------------------------------------- figures
 def _fold_boxplot(dataset, mine, order):
     """Fold accuracies per model, or None without CV records."""
-    folds = {m: [100 * r["accuracy"] for r in mine if r["model"] == m and r["split"] != "test"]
+    folds = {m: [100 * r.accuracy for r in mine if r.model == m and not r.split.is_test]
              for m in order}
     folds = {m: v for m, v in folds.items() if v}
     if not folds:
@@ -295,15 +329,15 @@ def _learning_curves(dataset, model, curves):
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - loaded lazily, only when used
 
     fig, (ax_loss, ax_acc) = new_figure(2, 1, figsize=(6, 6), sharex=True)
-    for i, r in enumerate(sorted((r for r in curves if r["model"] == model),
-                                 key=lambda r: r["split"])):
-        h, color = r["history"], f"C{i}"
+    for i, r in enumerate(sorted((r for r in curves if r.model == model),
+                                 key=lambda r: r.split)):
+        h, color = r.history, f"C{i}"
         epochs = np.arange(1, len(h["loss"]) + 1)
-        ax_loss.plot(epochs, h["loss"], color=color, label=f"{r['split']} train")
+        ax_loss.plot(epochs, h["loss"], color=color, label=f"{r.split} train")
         ax_acc.plot(epochs, h["accuracy"], color=color)
         if "val_loss" in h:
             ax_loss.plot(epochs, h["val_loss"], color=color, ls="--",
-                         label=f"{r['split']} validation")
+                         label=f"{r.split} validation")
             ax_acc.plot(epochs, h["val_accuracy"], color=color, ls="--")
     ax_loss.set_title(f"{dataset} / {model}: cross-entropy loss")
     ax_acc.set_title("classification accuracy")
@@ -317,7 +351,7 @@ def _confusion_best(dataset, tests):
     """The best model's confusion matrix on the test split (scikit-learn's display)."""
     from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415 - loaded lazily, only when used
 
-    best = max(tests, key=lambda r: r["accuracy"])
+    best = max(tests, key=lambda r: r.accuracy)
     fig, ax = new_figure(figsize=(5.5, 5))
     names = best.get("class_names")  # a dataset whose classes have names, e.g. clothing
     display = ConfusionMatrixDisplay(np.array(best["confusion"]),
@@ -335,8 +369,8 @@ def _accuracy_vs_time(dataset, tests):
 
     fig, ax = new_figure(figsize=(6, 4))
     for r in tests:
-        ax.scatter(r["fit_seconds"], 100 * r["accuracy"])
-        ax.annotate(r["model"], (r["fit_seconds"], 100 * r["accuracy"]), fontsize=7,
+        ax.scatter(r.fit_seconds, 100 * r.accuracy)
+        ax.annotate(r.model, (r.fit_seconds, 100 * r.accuracy), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -373,19 +407,20 @@ def _pvalue_map(dataset, pairs, order):
 def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Path]:
     """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs
     time, pairwise p-values (``pairwise``: :func:`significance_by_dataset`, if computed)."""
+    records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    ok = [r for r in records if r.get("status") == "ok"]
-    for dataset in sorted({r["dataset"] for r in ok}):
-        mine = [r for r in ok if r["dataset"] == dataset]
+    ok = [r for r in records if r.status == "ok"]
+    for dataset in sorted({r.dataset for r in ok}):
+        mine = [r for r in ok if r.dataset == dataset]
         stem = slug(dataset)
         order = df[(df["dataset"] == dataset)]["model"].tolist()
         figures = {f"{stem}_cv_boxplot": _fold_boxplot(dataset, mine, order)}
-        curves = [r for r in mine if r.get("history") and r["split"] != "test"]
-        for model in sorted({r["model"] for r in curves}):
+        curves = [r for r in mine if r.history and not r.split.is_test]
+        for model in sorted({r.model for r in curves}):
             figures[f"{stem}_{model}_learning_curves"] = _learning_curves(dataset, model, curves)
-        tests = [r for r in mine if r["split"] == "test" and r.get("confusion")]
+        tests = [r for r in mine if r.split.is_test and r.confusion]
         if tests:
             figures[f"{stem}_confusion_best"] = _confusion_best(dataset, tests)
             figures[f"{stem}_accuracy_vs_fit_time"] = _accuracy_vs_time(dataset, tests)
@@ -415,6 +450,7 @@ def write_report(records, out_dir, preset, seed, figures=True):
     """Tables, significance tables, figures (unless ``figures=False``) and one
     self-contained ``report.html`` for the newest records of ``preset``/``seed``; returns
     the table."""
+    records = as_records(records)
     chosen = latest_records(records, preset=preset, seed=seed)
     if not chosen:
         raise ValueError(

@@ -1,4 +1,4 @@
-"""Issue 12's tuned mode: ``run-all --tune`` is nested CV (each unit searches its own
+"""The tuned mode: ``run-all --tune`` is nested CV (each unit searches its own
 training data by successive halving), records its choice, and puts tuned beside default."""
 
 from __future__ import annotations

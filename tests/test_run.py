@@ -316,6 +316,25 @@ def test_cli_run_then_report_alone(tmp_path, capsys):
     assert (tmp_path / "digits_confusion_best.png").exists()  # report draws the figures
 
 
+def test_a_plain_report_renders_the_folders_newest_run_whatever_its_options(tmp_path, capsys):
+    args = ["--datasets", "digits", "--models", "logreg", "--output", str(tmp_path), "-q",
+            "--no-figures"]
+    assert main(["run", "--preset", "quick", *args]) == 0  # its own 2 folds
+    assert main(["run", "--preset", "quick", "--cv", "5", *args]) == 0
+    (tmp_path / "results_digits.csv").unlink()
+    capsys.readouterr()
+    assert main(["report", "--output", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "preset quick-cv5, seed 0" in err and "also holds quick (seed 0)" in err
+    row = pd.read_csv(tmp_path / "results_digits.csv").iloc[0]
+    assert row["cv_folds"] == 5
+    assert main(["report", "--output", str(tmp_path), "--preset", "quick"]) == 0
+    assert pd.read_csv(tmp_path / "results_digits.csv").iloc[0]["cv_folds"] == 2
+    assert main(["report", "--output", str(tmp_path), "--preset", "default"]) == 2
+    err = capsys.readouterr().err
+    assert "no records for preset 'default'" in err and "preset quick-cv5, seed 0" in err
+
+
 def test_cli_report_without_records_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "--output", str(tmp_path)]) == 1
     assert "run-all" in capsys.readouterr().err
@@ -347,7 +366,7 @@ def test_cnn_record_names_a_reduced_precision(precision):
 # --------------------------------------------------------------------------- worker layout
 def test_workers_default_to_one_single_threaded_per_core_and_one_when_a_gpu_computes(
         monkeypatch):
-    from mnistbench.harness import run as run_module
+    from mnistbench.harness import runners as run_module
     from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions
 
     monkeypatch.setattr(run_module, "nvidia_gpus", lambda: ())

@@ -1,0 +1,175 @@
+"""The typed record of one finished unit, and its split: one schema, read and written here.
+
+A record is one line of a results folder's ``records.jsonl`` (see
+:class:`mnistbench.harness.records.RecordStore`); on disk it stays a flat JSON object, so
+old stores load unchanged and other tools read them with ``json`` or ``pandas``. In the
+package it is a :class:`Record`, read through attributes. A split is a :class:`Split`,
+written as ``test``, ``fold-<k>``, ``r<repeat>-fold-<k>`` (repeated CV) or
+``n<size>-r<repeat>`` (a learning-curve point), and parsed here only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "Record", "Split", "as_records"]
+
+#: The version of the record schema; a record without one is of version 1.
+SCHEMA_VERSION = 1
+
+_FOLD = re.compile(r"(?:r(\d+)-)?fold-(\d+)")
+_CURVE = re.compile(r"n(\d+)-r(\d+)")
+
+
+@dataclass(frozen=True, order=True)
+class Split:
+    """Which data a unit fit and scored: a CV fold (of one repeat when ``repeat`` is set),
+    the final fit scored on the test split, or a learning-curve point of ``size`` images."""
+
+    kind: str  # "fold", "test" or "curve"
+    repeat: int | None = None
+    fold: int | None = None
+    size: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Split:
+        """The split named ``text``; a ``ValueError`` for any other text."""
+        if text == "test":
+            return cls("test")
+        if match := _FOLD.fullmatch(text):
+            return cls("fold", repeat=int(match[1]) if match[1] else None, fold=int(match[2]))
+        if match := _CURVE.fullmatch(text):
+            return cls("curve", repeat=int(match[2]), size=int(match[1]))
+        raise ValueError(f"not a split name: {text!r} (test, fold-k, r<i>-fold-k or n<size>-r<i>)")
+
+    @classmethod
+    def cv_folds(cls, cv: int, repeats: int = 1) -> list[Split]:
+        """The CV units' splits: ``fold-k``, or ``r<i>-fold-k`` when repeated."""
+        return [cls("fold", repeat=r if repeats > 1 else None, fold=k)
+                for r in range(1, repeats + 1) for k in range(1, cv + 1)]
+
+    @classmethod
+    def curve(cls, size: int, repeat: int) -> Split:
+        return cls("curve", repeat=repeat, size=size)
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind == "test"
+
+    @property
+    def is_fold(self) -> bool:
+        return self.kind == "fold"
+
+    @property
+    def is_curve(self) -> bool:
+        return self.kind == "curve"
+
+    def __str__(self) -> str:
+        if self.kind == "test":
+            return "test"
+        if self.kind == "curve":
+            return f"n{self.size}-r{self.repeat}"
+        return f"fold-{self.fold}" if self.repeat is None else f"r{self.repeat}-fold-{self.fold}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished unit: what ran (dataset, model, split, preset, parameters), how it went
+    (status, error, warnings) and what it measured. Fields a record does not carry are
+    None; keys this version does not know are kept in ``extra`` and written back."""
+
+    dataset: str
+    model: str
+    split: Split
+    status: str  # "ok", "failed" or "timeout"
+    params_hash: str = ""
+    preset: str | None = None
+    seed: int | None = None
+    params: dict = field(default_factory=dict)
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    error: str | None = None
+    warnings: tuple = ()
+    family: str | None = None
+    origin: str | None = None
+    tuned_from: str | None = None
+    grid: dict | None = None
+    device: str | None = None
+    thread_caps: Any = None
+    history: dict | None = None
+    budget: dict | None = None
+    labels: list | None = None
+    class_names: list | None = None
+    confusion: list | None = None
+    predictions: dict | None = None
+    robustness: dict | None = None
+    search: dict | None = None
+    versions: dict | None = None
+    host: str | None = None
+    timestamp: str | None = None
+    store: str | None = None
+    schema: int = SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, obj: dict) -> Record:
+        """A record from its JSON object (any schema version so far)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {k: v for k, v in obj.items() if k in known}
+        split = values["split"]
+        values["split"] = split if isinstance(split, Split) else Split.parse(split)
+        values["warnings"] = tuple(values.get("warnings") or ())
+        return cls(**values, extra={k: v for k, v in obj.items() if k not in known})
+
+    def to_dict(self) -> dict:
+        """The JSON object of this record: the fields it carries (None and empty warnings
+        left out), then ``extra``."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or value is None or (f.name == "warnings" and not value):
+                continue
+            out[f.name] = str(value) if f.name == "split" else (
+                list(value) if f.name == "warnings" else value)
+        return {**out, **self.extra}
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def unit_key(self) -> tuple:
+        """What makes two records the same unit's: dataset, model, split, parameters."""
+        return (self.dataset, self.model, str(self.split), self.params_hash)
+
+    # Read access by key, for scripts written against the JSON objects.
+    def __getitem__(self, key):
+        if key == "split":
+            return str(self.split)
+        if key in self.extra:
+            return self.extra[key]
+        value = getattr(self, key, None) if key != "extra" else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None
+
+
+def as_records(records) -> list[Record]:
+    """``records`` as :class:`Record` objects (JSON objects are converted)."""
+    return [r if isinstance(r, Record) else Record.from_dict(r) for r in records]
