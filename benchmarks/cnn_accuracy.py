@@ -20,11 +20,8 @@ Each finished configuration is appended to ``results/cnn_accuracy.jsonl`` at onc
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,

@@ -22,11 +22,8 @@ CV >= 98.0 %. Results: ``results/bench/cnn_budget.{jsonl,md}``. Run::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     RESULTS,
     append_jsonl,

@@ -21,11 +21,8 @@ to show they train the same weights. Results: ``results/bench/cnn_steps_per_exec
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     RESULTS,
     append_jsonl,

@@ -33,7 +33,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl
 
 OUT = RESULTS / "bench" / "cnn_throughput.jsonl"

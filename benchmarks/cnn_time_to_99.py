@@ -22,9 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TARGET = 0.99

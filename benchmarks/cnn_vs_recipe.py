@@ -28,11 +28,8 @@ as it finishes and skipped when run again, so an interrupted run resumes; the Ma
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     RESULTS,
     append_jsonl,

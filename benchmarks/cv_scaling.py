@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     CLASSIC_MODELS,
     RESULTS,

@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, now
 from report_html_check import CHROMIUM, check
 

@@ -20,9 +20,7 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, bench_page, cv_folds, machine, now, read_jsonl
 
 OUT = RESULTS / "bench" / "fashion_deskew.jsonl"

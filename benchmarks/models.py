@@ -11,11 +11,8 @@ records with the targets of the model-zoo issue. Run::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "models.jsonl"

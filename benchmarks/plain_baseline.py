@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     CLASSIC_MODELS,
     RESULTS,

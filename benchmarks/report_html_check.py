@@ -16,7 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, now
 
 CHROMIUM = "/usr/bin/chromium"

@@ -33,7 +33,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "bench" / "run_all_walltime.jsonl"

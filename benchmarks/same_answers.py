@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "bench" / "same_answers.json"

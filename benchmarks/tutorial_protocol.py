@@ -35,11 +35,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, bench_page, machine, now
 from cnn_accuracy import TUTORIAL
 

@@ -22,10 +22,8 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, append_jsonl, bench_page, machine, mnist_cv_folds, now, read_jsonl
 
 OUT = RESULTS / "bench" / "xgboost_bins.jsonl"
