@@ -134,7 +134,7 @@ def test_run_benchmark_returns_the_table(quick_run):
               "fit_seconds", "predict_seconds", "device", "seed", "preset", "params_hash",
               "versions", "timestamp"}
     for r in records:
-        assert needed <= set(r), needed - set(r)
+        assert needed <= set(r.to_dict()), needed - set(r.to_dict())
     test = [r for r in records if r["split"] == "test"]
     assert all(r["n_test"] == 450 for r in test)  # the whole digits test split
     assert all(np.array(r["confusion"]).sum() == 450 for r in test)
@@ -169,7 +169,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     after = RecordStore(records).load()
     keys = [(r["model"], r["split"]) for r in after]
     assert len(keys) == 9 and len(set(keys)) == 9  # every unit once: none redone
-    assert after[: len(done_before)] == done_before
+    assert [r.to_dict() for r in after[: len(done_before)]] == done_before
 
 
 def test_a_failing_unit_is_recorded_and_the_run_goes_on(tmp_path):

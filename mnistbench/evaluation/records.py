@@ -169,6 +169,8 @@ class Record:
     def __contains__(self, key) -> bool:
         return self.get(key) is not None
 
+    __iter__ = None  # not a mapping: use to_dict() for the keys
+
 
 def as_records(records) -> list[Record]:
     """``records`` as :class:`Record` objects (JSON objects are converted)."""

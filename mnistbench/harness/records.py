@@ -248,7 +248,7 @@ class RecordStore:
     def append(self, record) -> None:
         """Append one record (a :class:`Record` or its JSON object), stamped with this
         folder's store id."""
-        record = record.to_dict() if isinstance(record, Record) else record
+        record = (record if isinstance(record, Record) else Record.from_dict(record)).to_dict()
         record = {**record, "store": self.store_id(create=True)}
         line = (json.dumps(record, default=_json_default) + "\n").encode()
         fd = open_regular_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
