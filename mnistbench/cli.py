@@ -123,6 +123,11 @@ def cmd_report(args) -> int:
     curve, rest = [], []  # a learning curve's points share the store: re-render them too
     for r in records:
         (curve if r.split.is_curve else rest).append(r)
+    if rest:  # a wrong --preset or --seed is refused before anything is written
+        try:
+            preset, seed = choose_run(rest, args.preset, args.seed)
+        except ValueError as exc:
+            raise UsageError(f"{args.output}: {exc}") from None
     curve_seed = args.seed if args.seed is not None else (curve[-1].seed if curve else None)
     curve = [r for r in curve if r.seed == curve_seed]
     if curve:
@@ -130,10 +135,6 @@ def cmd_report(args) -> int:
         print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
     if not rest:
         return 0
-    try:
-        preset, seed = choose_run(rest, args.preset, args.seed)
-    except ValueError as exc:
-        raise UsageError(f"{args.output}: {exc}") from None
     others = [f"{p} (seed {s})" for p, s, _ in runs_in(rest) if (p, s) != (preset, seed)]
     if others:
         print(f"rendering the run of preset {preset}, seed {seed}; this folder also holds "

@@ -155,7 +155,7 @@ class Record:
             return str(self.split)
         if key in self.extra:
             return self.extra[key]
-        value = getattr(self, key, None) if key != "extra" else None
+        value = getattr(self, key) if key in _FIELDS else None
         if value is None:
             raise KeyError(key)
         return value
@@ -170,6 +170,9 @@ class Record:
         return self.get(key) is not None
 
     __iter__ = None  # not a mapping: use to_dict() for the keys
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Record)) - {"extra"}
 
 
 def as_records(records) -> list[Record]:
