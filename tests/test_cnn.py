@@ -8,6 +8,8 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -445,18 +447,86 @@ def test_deep_cnn_learns_full_mnist_in_one_epoch():
     assert clf.score(ds.X_test, ds.y_test) >= 0.98
 
 
-def test_harness_fits_run_keras_datasets_without_autotuning_and_restore_keras_after():
+def _autotuned():
+    """Whether a dataset Keras builds from arrays now would run tf.data's autotuning."""
+    from keras.src.trainers.data_adapters import array_data_adapter
+
+    adapter = array_data_adapter.ArrayDataAdapter(np.zeros((10, 3)), np.zeros(10), batch_size=4)
+    return adapter.get_tf_dataset().options().autotune.enabled is not False
+
+
+def test_autotuning_is_off_inside_the_scope_nested_or_threaded_and_keras_restored_after():
     from keras.src.trainers.data_adapters import array_data_adapter
 
     from mnistbench.estimators.devices import tf_data_without_autotune
 
-    adapter = array_data_adapter.ArrayDataAdapter
-    original = adapter.get_tf_dataset
-
-    def dataset():
-        return adapter(np.zeros((10, 3)), np.zeros(10), batch_size=4).get_tf_dataset()
-
-    assert dataset().options().autotune.enabled is not False
+    original = array_data_adapter.ArrayDataAdapter.get_tf_dataset
+    assert _autotuned()
     with tf_data_without_autotune():
-        assert dataset().options().autotune.enabled is False
-    assert adapter.get_tf_dataset is original
+        with tf_data_without_autotune():
+            assert not _autotuned()
+        assert not _autotuned()  # the inner exit leaves the outer scope in force
+    assert array_data_adapter.ArrayDataAdapter.get_tf_dataset is original
+    # scopes entered and left in any order by threads (GridSearchCV with a thread backend)
+    barrier, seen = threading.Barrier(4), []
+
+    def fit_in_a_thread(delay):
+        with tf_data_without_autotune():
+            barrier.wait()
+            time.sleep(delay)
+            seen.append(_autotuned())
+
+    threads = [threading.Thread(target=fit_in_a_thread, args=(d,)) for d in (0, .01, .02, .03)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [False] * 4
+    assert array_data_adapter.ArrayDataAdapter.get_tf_dataset is original
+
+
+def test_fit_and_predict_build_their_keras_datasets_without_autotuning(digits, monkeypatch):
+    import keras
+
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(("fit", _autotuned()))
+
+    clf = KerasCNNClassifier("baseline", epochs=1, min_steps=0, filters=4, dense_units=8,
+                             monitor=False, random_state=0, callbacks=[Spy()])
+    clf.fit(digits.X_train[:64], digits.y_train[:64])
+    predict = type(clf.model_).predict
+
+    def spy_predict(model, *args, **kwargs):
+        seen.append(("predict", _autotuned()))
+        return predict(model, *args, **kwargs)
+
+    monkeypatch.setattr(type(clf.model_), "predict", spy_predict)
+    clf.predict(digits.X_test[:10])
+    assert seen == [("fit", False), ("predict", False)]
+    assert _autotuned()  # and Keras is itself again outside
+
+
+def test_datasets_without_autotuning_train_the_same_weights(digits):
+    """Only the pipeline's thread use changes: the batches, their order and the weights
+    are those of Keras's own dataset."""
+    import keras
+
+    from mnistbench.estimators.devices import tf_data_without_autotune
+
+    X, y = digits.X_train[:200].reshape(200, -1) / 16.0, digits.y_train[:200]
+
+    def fit():
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(X, y, batch_size=16, epochs=2, verbose=0)  # shuffled every epoch
+        return model.get_weights()
+
+    autotuned = fit()
+    with tf_data_without_autotune():
+        fixed = fit()
+    for a, b in zip(autotuned, fixed, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import warnings
 from importlib import metadata
 
@@ -99,18 +100,25 @@ def import_keras_quietly():
     return keras
 
 
+_autotune_lock = threading.Lock()
+_autotune_off = {"depth": 0, "original": None}
+
+
 @contextlib.contextmanager
 def tf_data_without_autotune():
     """While inside, the datasets Keras builds from arrays (TensorFlow backend) run without
     tf.data's autotuning.
 
-    In a process whose TensorFlow has one intra-op thread (a harness worker of one core),
-    tearing down an autotuned iterator waits for the autotuning thread, which sleeps out its
-    period first: fits stalled for seconds at every epoch end (and at every validation
-    pass), up to minutes for a final fit. Without autotuning the parallel map and the
-    prefetch keep fixed sizes; the batches, their order and the results are the same.
-    Keras offers no option for this, so its array adapter's ``get_tf_dataset`` is wrapped
-    for the duration (and left alone where the module is not where this Keras keeps it).
+    Tearing down an autotuned iterator waits for its autotuning thread, which sleeps out
+    its optimisation period first, and that period grows to a minute: a fit stalled, CPU
+    idle, for up to tens of seconds at the end of an epoch (Keras makes a new iterator for
+    every epoch, every validation pass and every predict), most on large data, where
+    epochs are long. Without autotuning the parallel map and the prefetch keep fixed
+    sizes; the batches, their order and the results are the same. Keras offers no option
+    for this, so its array adapter's ``get_tf_dataset`` is wrapped while any caller is
+    inside (re-entrant and thread-safe; left alone where the module is not where this
+    Keras keeps it). :class:`~mnistbench.estimators.scikeras_compat.KerasClassifierBase`
+    fits and predicts inside it.
     """
     keras = import_keras_quietly()
     try:
@@ -123,18 +131,24 @@ def tf_data_without_autotune():
     import tensorflow as tf  # noqa: PLC0415 - loaded lazily, only when used
 
     adapter = array_data_adapter.ArrayDataAdapter
-    original = adapter.get_tf_dataset
+    with _autotune_lock:
+        if _autotune_off["depth"] == 0:
+            original = _autotune_off["original"] = adapter.get_tf_dataset
 
-    def get_tf_dataset(self):
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        return original(self).with_options(options)
+            def get_tf_dataset(self):
+                options = tf.data.Options()
+                options.autotune.enabled = False
+                return original(self).with_options(options)
 
-    adapter.get_tf_dataset = get_tf_dataset
+            adapter.get_tf_dataset = get_tf_dataset
+        _autotune_off["depth"] += 1
     try:
         yield
     finally:
-        adapter.get_tf_dataset = original
+        with _autotune_lock:
+            _autotune_off["depth"] -= 1
+            if _autotune_off["depth"] == 0:
+                adapter.get_tf_dataset = _autotune_off["original"]
 
 
 @functools.lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import ClassifierTags
 
 from mnistbench.estimators.architectures import TrainingMonitor
-from mnistbench.estimators.devices import import_keras_quietly
+from mnistbench.estimators.devices import import_keras_quietly, tf_data_without_autotune
 
 keras = import_keras_quietly()
 
@@ -111,10 +111,11 @@ class KerasClassifierBase(KerasClassifier):
                                if not isinstance(cb, TrainingMonitor)]
         if self.monitor:
             self._fit_callbacks.append(monitor)
-        super()._fit_keras_model(
-            X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs,
-            initial_epoch=initial_epoch, **kwargs,
-        )
+        with tf_data_without_autotune():  # no stall at each epoch's end
+            super()._fit_keras_model(
+                X, y, sample_weight=sample_weight, warm_start=warm_start, epochs=epochs,
+                initial_epoch=initial_epoch, **kwargs,
+            )
         if monitor in self._fit_callbacks:
             self._fit_callbacks.remove(monitor)
         self._training_problem = monitor.problem
@@ -135,7 +136,8 @@ class KerasClassifierBase(KerasClassifier):
         # set of images always makes the same batches, so the output of each image
         # cannot depend on the order the caller passed them in.
         order = canonical_order(images)
-        raw = np.asarray(super()._predict_raw(images[order], **kwargs))
+        with tf_data_without_autotune():
+            raw = np.asarray(super()._predict_raw(images[order], **kwargs))
         out = np.empty_like(raw)
         out[order] = raw
         return out

@@ -12,7 +12,6 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_info
 
 from mnistbench.data.registry import load_dataset
-from mnistbench.estimators.devices import tf_data_without_autotune
 from mnistbench.estimators.registry import is_deep
 from mnistbench.evaluation.records import Split
 from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
@@ -197,9 +196,6 @@ def _base_record(unit: Unit) -> dict:
 def record_unit(unit: Unit, data_options=None) -> dict:
     """:func:`run_unit`, with any failure turned into a ``failed`` record."""
     try:
-        if unit.family == "deep":  # an unknown name fails in run_unit
-            with tf_data_without_autotune():
-                return run_unit(unit, data_options)
         return run_unit(unit, data_options)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded
         record = _base_record(unit)
