@@ -31,7 +31,7 @@ CONFIGS = {
     "deep-defaults-augment-15ep": dict(architecture="deep", augment=True, epochs=15),
     "deep-defaults-augment-30ep": dict(architecture="deep", augment=True, epochs=30),
     "deep-defaults-augment-20ep": dict(architecture="deep", augment=True, epochs=20),
-    # candidates for faster defaults (issue 7: 16 filters reach 99 % in 20 s)
+    # candidates for faster defaults (16 filters: see results/bench/cnn_time_to_99.md)
     "deep-f16-lr2e-3": dict(architecture="deep", filters=16, learning_rate=2e-3),
     "deep-f16-lr2e-3-augment-20ep": dict(architecture="deep", filters=16, learning_rate=2e-3,
                                          augment=True, epochs=20),

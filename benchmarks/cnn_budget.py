@@ -1,6 +1,6 @@
 """CNN budget at every data size: the default CNNs against the old epoch-only budget.
 
-Issue 12: the CNN's budget was 10 epochs at batch 128 (6 under run-all's default preset),
+The CNN's budget was once 10 epochs at batch 128 (6 under run-all's default preset),
 sized for 60,000 images; on digits' 1,347 that is 66-110 optimizer steps and the nets end
 unconverged. ``KerasCNNClassifier`` now picks ``batch_size="auto"`` and makes at least
 ``min_steps`` optimizer steps. For each architecture this measures, side by side in one
@@ -13,7 +13,7 @@ run and on one machine:
   subsample of MNIST's training split, seed 0; CNNs ``epochs=6``), "now" and "before"
   (batch 128, min_steps=0), with the final training and validation accuracy of each fold.
 
-Targets (issue 12): digits >= 98.5 % test and >= 98 % CV, fit <= 60 s on 2 cores; MNIST
+Targets: digits >= 98.5 % test and >= 98 % CV, fit <= 60 s on 2 cores; MNIST
 CV >= 98.0 %. Results: ``results/bench/cnn_budget.{jsonl,md}``. Run::
 
     python benchmarks/cnn_budget.py [--mnist] [--render-only]
@@ -123,7 +123,7 @@ def render():
             "fit s": f"{r['fit_seconds']:.1f}" + (" per fold" if "folds" in r else ""),
         })
     text = bench_page(
-        "CNN budget at every data size (issue 12)", latest.values(),
+        "CNN budget at every data size", latest.values(),
         "python benchmarks/cnn_budget.py [--mnist]",
         "\"now\" is the registry default (batch_size=\"auto\", min_steps=2500), "
         "\"before\" the old budget (batch 128, min_steps=0). digits: 10 epochs (the "

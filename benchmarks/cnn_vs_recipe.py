@@ -1,6 +1,6 @@
 """Each CNN at its registry defaults against the tutorial's plain Keras recipe, at every size.
 
-Issue 12's target: at every training size of the learning curve, each of cnn-baseline,
+The target: at every training size of the learning curve, each of cnn-baseline,
 cnn-batchnorm and cnn-deep is at least as accurate as the tutorial's recipe for the same
 architecture (SGD lr 0.01, momentum 0.9, batch 32, exactly 10 epochs, constant rate,
 'valid' padding, no dropout: ``cnn_accuracy.TUTORIAL``), measured in the same run.
@@ -153,7 +153,7 @@ def render():
         row["at least as accurate"] = "yes" if row["_lead"] >= 0 else "**no**"
     verdicts = [row.pop("_lead") >= 0 for row in rows]
     text = bench_page(
-        "Registry CNNs against the tutorial's plain Keras recipe, at every size (issue 12)",
+        "Registry CNNs against the tutorial's plain Keras recipe, at every size",
         records.values(), "python benchmarks/cnn_vs_recipe.py",
         "defaults: the registry CNN under run-all's default preset (epochs=6, "
         "batch_size=\"auto\", min_steps=2500), as `learning-curve` fits it. recipe: the "

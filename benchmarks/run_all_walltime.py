@@ -3,13 +3,13 @@
 Each preset runs as a fresh process into an empty output folder (nothing reused),
 MNIST already cached; the wall time covers start-up, every unit, tables and
 figures. One line per run is appended to ``results/bench/run_all_walltime.jsonl``
-and the table ``run_all_walltime.md`` is re-rendered. The robustness share (issue 14: at
+and the table ``run_all_walltime.md`` is re-rendered. The robustness share (target: at
 most 3 min on the default preset) is measured inside the same run: the corrupted test sets'
 generation (the cache of corrupted sets is emptied first, so a run pays it as a first run
 does) plus each final fit's scoring under the corruptions (its record's seconds).
 ``--code DIR`` also runs the package of another checkout (``git worktree add DIR REV``)
-with the same Python, right after this one's, for a side-by-side ratio (issue 12: at most
-1.3x the wall time before its change). ``--keep DIR`` keeps this checkout's output (records,
+with the same Python, right after this one's, for a side-by-side ratio (a new code against the
+old one). ``--keep DIR`` keeps this checkout's output (records,
 tables, figures) in ``DIR/<preset>``, so a timed run can also be a reference run. Every
 run's ``records.jsonl`` (per-unit fit, predict and robustness seconds, test predictions) is
 kept in ``results/bench/run_all_walltime/`` and named in its line, so the split of the time

@@ -13,8 +13,8 @@ Arms, per architecture, on the same five folds:
 * ``defaults``: ``KerasCNNClassifier(architecture)`` at its defaults (Adam, cosine decay,
   10 epochs, ``batch_size="auto"``: 128 on 48,000 images), to show what they change.
 
-Each fold is one record in ``results/bench/tutorial_protocol/records.jsonl``, a
-:class:`~mnistbench.harness.RecordStore` (fsync'd appends; a torn line is skipped): an
+Each fold is one record in ``results/bench/tutorial_protocol/records.jsonl`` (fsync'd
+appends; a torn line is skipped): an
 interrupted run (Ctrl-C, kill -9, a reboot) loses only the fold in progress, and running the
 same command again resumes. The Markdown ``tutorial_protocol.md`` (per-fold accuracies,
 mean ± std, fit times, the machine, and the tutorial's figures beside ours) is re-rendered
@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import time
 
-from _common import RESULTS, bench_page, machine, now
+from _common import RESULTS, append_jsonl, bench_page, machine, now
 from cnn_accuracy import TUTORIAL
 
 OUT = RESULTS / "bench" / "tutorial_protocol"
@@ -50,11 +51,21 @@ REPORTED = {"baseline": 98.68, "batchnorm": 98.64, "deep": 99.06}
 FOLDS, FOLD_SEED = 5, 1
 
 
-def _store(subsample):
-    from mnistbench.harness import RecordStore
+def _path(subsample):
+    """The JSON-lines file of a run (fold records of this script, not run-all records:
+    they carry ``n_val``, the held-out fold, and no test predictions)."""
+    return OUT / ("records.jsonl" if subsample is None else f"records-subsample{subsample}.jsonl")
 
-    name = "records.jsonl" if subsample is None else f"records-subsample{subsample}.jsonl"
-    return RecordStore(OUT / name)
+
+def _records(subsample):
+    """The run's fold records; a torn last line (an interrupted append) is skipped."""
+    path, records = _path(subsample), []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return [r for r in records if r.get("status") == "ok"]
 
 
 def _key(arch, arm, run_index):
@@ -73,8 +84,7 @@ def run(archs, arms, subsample=None, run_index=1):
     X, y = ds.X_train, ds.y_train
     if subsample is not None:
         X, _, y, _ = train_test_split(X, y, train_size=subsample, stratify=y, random_state=0)
-    store = _store(subsample)
-    done = {(r["model"], r["split"]) for r in store.load() if r.get("status") == "ok"}
+    done = {(r["model"], r["split"]) for r in _records(subsample)}
     info = machine()
     folds = list(KFold(FOLDS, shuffle=True, random_state=FOLD_SEED).split(X))
     for arm in arms:  # arm-major: the tutorial's rows are complete first
@@ -90,7 +100,7 @@ def run(archs, arms, subsample=None, run_index=1):
                 est.fit(X[tr], y[tr])
                 seconds = time.perf_counter() - t0
                 acc = float(np.mean(est.predict(X[va]) == y[va]))
-                store.append({
+                append_jsonl(_path(subsample), {
                     "dataset": "mnist" if subsample is None else f"mnist-sub{subsample}",
                     "model": model, "split": split, "params_hash": arm, "status": "ok",
                     "arch": arch, "arm": arm, "run": run_index, "accuracy": acc,
@@ -106,8 +116,7 @@ def run(archs, arms, subsample=None, run_index=1):
 def render(subsample=None):
     import numpy as np
 
-    records = {(r["model"], r["split"]): r for r in _store(subsample).load()
-               if r.get("status") == "ok"}
+    records = {(r["model"], r["split"]): r for r in _records(subsample)}
     if not records:
         return
     rows = []
@@ -136,7 +145,7 @@ def render(subsample=None):
              f"a stratified {subsample:,} of MNIST's training images (a smoke test, not "
              "comparable with the tutorial)")
     text = bench_page(
-        "The tutorial's 5-fold protocol, reproduced (issue 14)", records.values(),
+        "The tutorial's 5-fold protocol, reproduced", records.values(),
         "python benchmarks/tutorial_protocol.py",
         f"`KFold(5, shuffle=True, random_state=1)` on {scope}; each fold's model trained on "
         "four folds and scored on the fifth. tutorial: SGD lr 0.01, momentum 0.9, batch 32, "
