@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import warnings
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -92,9 +93,23 @@ def cv_folds(dataset):
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of ``path``, one per line (none if it does not exist). A line that
+    is not JSON (an append cut short by a kill) is skipped with a warning naming it, so
+    that a resumed run redoes that piece instead of failing on it."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows, bad = [], []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            bad.append(number)
+    if bad:
+        warnings.warn(f"{path}: skipped line(s) {bad} that are not JSON (a cut-short write)",
+                      stacklevel=2)
+    return rows
 
 
 # --------------------------------------------------------------------------- scaling

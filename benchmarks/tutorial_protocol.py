@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 
-from _common import RESULTS, append_jsonl, bench_page, machine, now
+from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl
 from cnn_accuracy import TUTORIAL
 
 OUT = RESULTS / "bench" / "tutorial_protocol"
@@ -58,14 +57,8 @@ def _path(subsample):
 
 
 def _records(subsample):
-    """The run's fold records; a torn last line (an interrupted append) is skipped."""
-    path, records = _path(subsample), []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return [r for r in records if r.get("status") == "ok"]
+    """The run's fold records (a torn line is skipped by ``read_jsonl``)."""
+    return [r for r in read_jsonl(_path(subsample)) if r.get("status") == "ok"]
 
 
 def _key(arch, arm, run_index):
