@@ -4,6 +4,7 @@ Everything here trains on scikit-learn's digits (or smaller) for 1-3 epochs.
 """
 
 import inspect
+import json
 import os
 import pickle
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,7 @@ def fitted(digits):
 
 _ORDER_CHECK = """
 import warnings
+import zipfile
 warnings.simplefilter("ignore")
 from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
 from tests.test_common import cnn_check_instance as _check_instance
@@ -424,6 +427,20 @@ def test_save_load_keeps_string_classes(digits, tmp_path):
     clf = KerasCNNClassifier(**FAST).fit(digits.X_train, names[digits.y_train])
     loaded = KerasCNNClassifier.load(clf.save(tmp_path / "s.keras"))
     np.testing.assert_array_equal(loaded.predict(digits.X_test), clf.predict(digits.X_test))
+
+
+def test_a_file_saved_before_max_batch_size_loads_with_the_cap_it_was_trained_under(
+        fitted, tmp_path):
+    path = fitted.save(tmp_path / "old.keras")
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(members["mnistbench.json"])
+    assert meta["params"].pop("max_batch_size") == 32
+    members["mnistbench.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    assert KerasCNNClassifier.load(path).max_batch_size == 128
 
 
 def test_load_rejects_other_files(tmp_path):

@@ -24,16 +24,27 @@ from mnistbench.reporting.report import _display, summarize
 
 
 # ------------------------------------------------------------------ the budget
-@pytest.mark.parametrize("n, batch", [(100, 16), (1347, 16), (6667, 16), (10000, 32),
-                                      (30000, 64), (60000, 128)])
-def test_auto_batch_grows_with_the_data(n, batch):
+@pytest.mark.parametrize("n, batch, capped_at_128", [
+    (100, 16, 16), (1347, 16, 16), (6667, 16, 16), (10000, 32, 32), (30000, 32, 64),
+    (60000, 32, 128)])
+def test_auto_batch_grows_with_the_data(n, batch, capped_at_128):
     est = KerasCNNClassifier()
     kwargs = {}
     est._set_budget(n, kwargs)
     assert est.batch_size_ == batch == kwargs["batch_size"]
     steps = est.epochs_ * est._epoch_steps
     assert steps >= est.min_steps  # never fewer optimizer steps than min_steps
-    assert est.epochs_ == max(10, -(-2500 // est._epoch_steps))
+    assert est.epochs_ == max(5, -(-2500 // est._epoch_steps))
+    est.set_params(max_batch_size=128)._set_budget(n, {})
+    assert est.batch_size_ == capped_at_128
+
+
+@pytest.mark.parametrize("n, budget", [(6667, (16, 6)), (1347, (16, 30)), (60000, (128, 6))])
+def test_the_default_preset_keeps_the_budget_of_its_recorded_results(n, budget):
+    # CV folds of 10,000 MNIST images, digits' training split, MNIST's full training split
+    est = KerasCNNClassifier().set_params(**PRESETS["default"].params_for("cnn-deep", "deep"))
+    est._set_budget(n, {})
+    assert (est.batch_size_, est.epochs_) == budget
 
 
 def test_min_steps_zero_and_explicit_epochs_are_obeyed():

@@ -159,7 +159,8 @@ def make_optimizer(name, learning_rate, momentum, schedule, total_steps):
     return keras.optimizers.RMSprop(learning_rate=lr, momentum=momentum)
 
 
-def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[int, int, int]:
+def training_budget(n, batch_size="auto", epochs=5, min_steps=2500,
+                    max_batch_size=32) -> tuple[int, int, int]:
     """``(batch_size, epochs, steps_per_epoch)`` of a fit on ``n`` training images: a budget
     right at every data size (measured in results/bench/cnn_budget.md).
 
@@ -167,15 +168,17 @@ def training_budget(n, batch_size="auto", epochs=10, min_steps=2500) -> tuple[in
     optimizer steps on 60,000 images but 110 on digits' 1,347, where the nets ended at
     60-80 % training accuracy. So:
 
-    * ``batch_size="auto"`` is ``n / 400`` rounded to a power of two, from 16 to 128.
-      Smaller data gets smaller batches, hence more steps per epoch; on CPU a step of 16
-      images costs about a third of a step of 128, the cheap way to more steps.
+    * ``batch_size="auto"`` is ``n / 400`` rounded to a power of two, from 16 to
+      ``max_batch_size``. Smaller data gets smaller batches, hence more steps per epoch; on
+      CPU a step of 16 images costs about a third of a step of 128, the cheap way to more
+      steps. The cap of 32 makes 1,875 steps of an epoch on 60,000 images: 5 such epochs
+      reach 99 % MNIST test accuracy sooner than 10 at batch 128, and end higher
+      (results/bench/cnn_time_to_99.md).
     * ``epochs`` is raised to ``ceil(min_steps / steps_per_epoch)`` where it would make
-      fewer than ``min_steps`` steps (0: exactly ``epochs``). 60,000 images at batch 128
-      already make 2,814 steps in run-all's 6 epochs, so large data trains as before.
+      fewer than ``min_steps`` steps (0: exactly ``epochs``).
     """
     if batch_size == "auto":
-        batch_size = min(128, max(16, 2 ** round(math.log2(max(n / 400, 1)))))
+        batch_size = min(max_batch_size, max(16, 2 ** round(math.log2(max(n / 400, 1)))))
     steps_per_epoch = math.ceil(max(n, 1) / batch_size)
     if min_steps:
         epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))

@@ -61,18 +61,19 @@ class KerasCNNClassifier(KerasClassifierBase):
     ----------
     architecture : {"deep", "baseline", "batchnorm"}, default="deep"
         The tutorial's three CNNs (see ``ARCHITECTURES``).
-    epochs : int, default=10
+    epochs : int, default=5
         Passes over the training data, raised where needed to reach ``min_steps``
         (the number used is in ``epochs_``).
     batch_size : int or "auto", default="auto"
-        "auto": ``n / 400`` rounded to a power of two, from 16 to 128 (16 for 1,347 or
-        6,667 images, 128 for 60,000); see ``architectures.training_budget``. The size
-        used is in ``batch_size_``.
+        "auto": ``n / 400`` rounded to a power of two, from 16 to ``max_batch_size`` (16
+        for 1,347 or 6,667 images, 32 for 60,000); see ``architectures.training_budget``.
+        The size used is in ``batch_size_``.
+    max_batch_size : int, default=32
+        The largest batch "auto" picks (run-all's presets use 128, their recorded budget).
     min_steps : int, default=2500
         The least number of optimizer steps a ``fit`` makes: ``epochs`` is raised to
-        ``ceil(min_steps / steps_per_epoch)`` where it would make fewer (10 epochs are
-        4,690 steps on 60,000 images at batch 128, but 110 on 1,347: too few to
-        converge). 0 trains exactly ``epochs``.
+        ``ceil(min_steps / steps_per_epoch)`` where it would make fewer (5 epochs are 425
+        steps on digits' 1,347 images: too few to converge). 0 trains exactly ``epochs``.
     optimizer : {"adam", "sgd", "rmsprop", "adamw"}, default="adam"
     learning_rate : float, default=1e-3
         Peak learning rate.
@@ -149,6 +150,7 @@ class KerasCNNClassifier(KerasClassifierBase):
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_batch_size": [Interval(Integral, 1, None, closed="left")],
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="left")],
@@ -179,8 +181,9 @@ class KerasCNNClassifier(KerasClassifierBase):
         self,
         architecture="deep",
         *,
-        epochs=10,
+        epochs=5,
         batch_size="auto",
+        max_batch_size=32,
         min_steps=2500,
         optimizer="adam",
         learning_rate=1e-3,
@@ -206,6 +209,7 @@ class KerasCNNClassifier(KerasClassifierBase):
         self.architecture = architecture
         self.epochs = epochs
         self.batch_size = batch_size
+        self.max_batch_size = max_batch_size
         self.min_steps = min_steps
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -332,7 +336,7 @@ class KerasCNNClassifier(KerasClassifierBase):
             n * (1 - self.validation_split),
             kwargs.get("batch_size", getattr(self, "fit__batch_size", self.batch_size)),
             epochs, 0 if one_epoch or "epochs" in kwargs or hasattr(self, "fit__epochs")
-            else self.min_steps)
+            else self.min_steps, self.max_batch_size)
         kwargs["batch_size"] = self.batch_size_
         if not one_epoch:
             kwargs["epochs"] = self.epochs_
@@ -422,7 +426,6 @@ class KerasCNNClassifier(KerasClassifierBase):
 
     def score(self, X, y, sample_weight=None):
         """Accuracy on ``(X, y)``."""
-
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
     # ------------------------------------------------------------ save / load
@@ -471,7 +474,7 @@ class KerasCNNClassifier(KerasClassifierBase):
                 f"{path} is not a model saved by KerasCNNClassifier.save ({exc})"
             ) from exc
         model = keras.saving.load_model(path, safe_mode=True)  # refuses stored code first
-        est = cls(**meta["params"])
+        est = cls(**{"max_batch_size": 128, **meta["params"]})  # files older than the param
         est.model_ = model
         classes = np.asarray(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
         outputs = model.output_shape[-1]

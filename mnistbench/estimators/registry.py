@@ -344,8 +344,8 @@ def _cnn(architecture):
     factory.__name__ = f"cnn_{architecture}"
     factory.__doc__ = (
         f"KerasCNNClassifier(architecture={architecture!r}) with its defaults (Adam 1e-3, "
-        "cosine decay, 10 epochs raised to >= 2,500 steps, batch auto, dropout 0.25); Keras "
-        "picks the GPU when its backend sees one."
+        "cosine decay, 5 epochs raised to >= 2,500 steps, batch auto up to 32, dropout 0.25); "
+        "Keras picks the GPU when its backend sees one."
     )
     return factory
 
