@@ -10,6 +10,10 @@ import warnings
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+#: ``KerasCNNClassifier``'s budget defaults as the recorded "defaults" rows of the CNN
+#: benchmarks were made (10 epochs, "auto" batches up to 128): configurations named after
+#: the defaults pin them, so that a resumed or repeated run measures the same thing.
+CNN_DEFAULTS_AS_RECORDED = {"epochs": 10, "max_batch_size": 128}
 
 
 def photos():

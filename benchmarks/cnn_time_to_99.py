@@ -7,29 +7,44 @@ epoch the clock is paused and the 10,000 test images are scored, and training st
 the accuracy is >= 99.0 % (configurations in ``TO_THE_END`` train to their end, so their
 rows also give the final test accuracy). Reported: training seconds (first-epoch
 compilation included, scoring excluded) until then, the epoch, and the seconds per epoch;
-and its time as a ratio of the first configuration of the same invocation. By default one
-invocation runs ``REFERENCE`` (the defaults with tf.data's autotuning on, as the estimator
-trained before it turned it off) and then the configurations in ``COMPARED``. The test
+and its time as a ratio of the reference of its pair (the first configuration of the same
+invocation; with ``--pairs N`` the configurations run N times in turn, A B A B, each
+pair's rows timed against that pair's reference, and the page gives the median). By default one
+invocation runs ``REFERENCE`` (the estimator's earlier defaults, 10 epochs at batch 128,
+through tf.data's autotuned pipeline: the estimator as it trained before its budget and its
+input pipeline changed) and then the configurations in ``COMPARED``: today's defaults,
+trained to their end. The test
 scores only time the fits: no training decision uses them.
 ``precision`` is the estimator's (default "auto": bfloat16 on a CPU with native
 bfloat16 under TensorFlow); the table names the one each run used.
 Results go to ``results/bench/cnn_time_to_99.{jsonl,md}``. Run::
 
     python benchmarks/cnn_time_to_99.py [--backends tensorflow jax torch] [--only CONFIG ...]
+                                        [--pairs N]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
 
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
+from _common import (
+    CNN_DEFAULTS_AS_RECORDED,
+    RESULTS,
+    append_jsonl,
+    machine,
+    markdown_table,
+    now,
+    read_jsonl,
+)
 
 TARGET = 0.99
 #: Test scorings per epoch (off the clock); rows written before this existed scored once.
@@ -39,18 +54,21 @@ CHECKS_PER_EPOCH = 4
 STEPS_PER_CALL = 32
 OUT = RESULTS / "bench" / "cnn_time_to_99.jsonl"
 #: The reference every other configuration of one invocation is timed against: the
-#: defaults as the estimator trained them before it turned tf.data's autotuning off.
-REFERENCE = "defaults-autotuned"
+#: earlier defaults (10 epochs, batches up to 128) as the estimator trained them before it
+#: turned tf.data's autotuning off.
+REFERENCE = "earlier-defaults-autotuned"
 #: Run after the reference when no ``--only`` is given.
-COMPARED = ("defaults", "deep-5ep-b32")
+COMPARED = ("defaults",)
 #: Configurations run with tf.data's autotuning left on (see ``worker``).
-AUTOTUNED = {"defaults-autotuned"}
+AUTOTUNED = {"earlier-defaults-autotuned"}
 #: ``epochs`` is also the length of the cosine schedule, so a shorter budget
 #: anneals the learning rate sooner. The short configs pass ``min_steps=0``:
 #: they were measured as exactly that many epochs, which the 2,500-step floor would raise.
 CONFIGS = {
-    "defaults": dict(),  # deep, batch auto (128 here), Adam 1e-3 cosine over 10 epochs
-    "defaults-autotuned": dict(),
+    "defaults": dict(),  # deep, batch auto (32 here), Adam 1e-3 cosine over 5 epochs
+    # deep, batch auto (128 here), Adam 1e-3 cosine over 10 epochs
+    "earlier-defaults": dict(CNN_DEFAULTS_AS_RECORDED),
+    "earlier-defaults-autotuned": dict(CNN_DEFAULTS_AS_RECORDED),
     # four times the steps per epoch, half the epochs
     "deep-5ep-b32": dict(epochs=5, batch_size=32),
     # the estimator before the step floor (fixed batch 128, no step floor, one step per
@@ -70,7 +88,7 @@ CONFIGS = {
                                 learning_rate=2e-3),
 }
 #: Configurations trained to their end (their final test accuracy is reported).
-TO_THE_END = {"deep-5ep-b32"}
+TO_THE_END = {"defaults", "deep-5ep-b32"}
 
 
 class _Clock:
@@ -117,7 +135,7 @@ class _Clock:
         return Clock()
 
 
-def worker(config, run_id):
+def worker(config, run_id, pair):
     import numpy as np
 
     from mnistbench import load_dataset
@@ -135,7 +153,9 @@ def worker(config, run_id):
     ds = load_dataset("mnist")
     X_test = ds.X_test[..., None].astype(np.float32)
     params = {"steps_per_execution": STEPS_PER_CALL, **CONFIGS[config]}
-    clock = _Clock(X_test, ds.y_test, config in TO_THE_END)
+    # later pairs repeat the timing only: a configuration trains to its end once
+    to_the_end = config in TO_THE_END and pair == 0
+    clock = _Clock(X_test, ds.y_test, to_the_end)
     clf = KerasCNNClassifier(**params, random_state=0, callbacks=[clock])
     clf.fit(ds.X_train, ds.y_train)
     reached = next((r for r in clock.rows if r["test_accuracy"] >= TARGET), None)
@@ -145,6 +165,7 @@ def worker(config, run_id):
     print(json.dumps({
         "config": config,
         "run": run_id,
+        "pair": pair,
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "params": params,
         "batch_size_used": clf.batch_size_,
@@ -155,8 +176,7 @@ def worker(config, run_id):
         "epoch_reached": reached["epoch"] if reached else None,
         # the same, looking only at the ends of epochs (as rows with one check per epoch)
         "epoch_reached_whole": reached_whole["epoch"] if reached_whole else None,
-        "final_test_accuracy": clock.rows[-1]["test_accuracy"] if config in TO_THE_END
-        else None,
+        "final_test_accuracy": clock.rows[-1]["test_accuracy"] if to_the_end else None,
         "checks": clock.rows,
         "epochs": whole,
         "seconds_per_epoch_after_first": (
@@ -170,31 +190,59 @@ def worker(config, run_id):
     }))
 
 
+def _pair_of(row):
+    """A row's pair: its invocation, backend and repeat (rows before pairs: the first)."""
+    return row.get("run"), row["backend"], row.get("pair", 0)
+
+
+def _ratio(row, ref):
+    """``row``'s time to 99 % over its reference's, or None where one is missing."""
+    if ref is None or row is ref or not (ref["reached_99"] and row["reached_99"]):
+        return None
+    return row["time_to_99_seconds"] / ref["time_to_99_seconds"]
+
+
+def _medians(rows, reference):
+    """Lines of the median ratio per configuration of each invocation with several pairs."""
+    ratios = {}
+    for r in rows:
+        run, backend, _ = _pair_of(r)
+        ratio = _ratio(r, reference.get(_pair_of(r)))
+        if ratio is not None:
+            ratios.setdefault((run, backend, r["config"]), []).append(ratio)
+    return [f"- invocation {run} ({backend}): `{config}` at "
+            f"{statistics.median(v):.2f}x of its reference, the median of {len(v)} pairs "
+            f"({', '.join(f'{x:.2f}x' for x in v)})"
+            for (run, backend, config), v in ratios.items() if len(v) > 1]
+
+
 def render():
     rows = read_jsonl(OUT)
-    reference = {}  # each invocation's first row: its reference
+    reference = {}  # each pair's first row (rows before pairs: the invocation's): its reference
     for r in rows:
         if r.get("run"):
-            reference.setdefault(r["run"], r)
+            reference.setdefault(_pair_of(r), r)
     lines = [
         "# CNN time to 99.0 % MNIST test accuracy",
         "",
         "Written by `benchmarks/cnn_time_to_99.py` from `cnn_time_to_99.jsonl`. Training seconds "
         "on all 60,000 images until the test accuracy first reaches 99.0 %, scored off the "
         f"clock {CHECKS_PER_EPOCH} times per epoch (\"checks/epoch\" 1: rows written when it "
-        "was scored once per epoch); first-epoch compilation included. Seed 0. \"vs 1st of its "
-        "run\": the time as a ratio of the first row of the same invocation (`defaults`, "
-        f"or `{REFERENCE}` once the estimator turned tf.data's autotuning off). \"final "
-        "test acc\": a configuration trained to its end.",
+        "was scored once per epoch); first-epoch compilation included. Seed 0. \"vs its "
+        "reference\": the time as a ratio of the first row of the same invocation and pair "
+        "(`--pairs N` runs the configurations N times in turn), its reference: "
+        "`defaults` in the first invocations; `defaults-autotuned` (the defaults of the time, "
+        "10 epochs at batch 128, with tf.data's autotuning on) once the estimator turned it "
+        f"off; `{REFERENCE}` (the same budget) once the defaults became 5 epochs at batch 32. "
+        "\"final test acc\": a configuration trained to its end; the `batch` and `schedule "
+        "epochs` columns say which budget a `defaults` row had.",
         "",
     ]
     table = []
     for r in rows:
         p = r["params"]
         best = max(e["test_accuracy"] for e in r.get("checks", r["epochs"]))
-        ref = reference.get(r.get("run"))
-        ratio = (f"{r['time_to_99_seconds'] / ref['time_to_99_seconds']:.2f}x"
-                 if ref and ref["reached_99"] and r["reached_99"] and r is not ref else "-")
+        ratio = _ratio(r, reference.get(_pair_of(r)))
         final = r.get("final_test_accuracy")
         table.append({
             "config": r["config"], "backend": r["backend"], "architecture": p["architecture"],
@@ -209,36 +257,45 @@ def render():
             "reached 99 %": "yes" if r["reached_99"] else "no",
             "time to 99 % (s)": f"{r['time_to_99_seconds']:.1f}" if r["reached_99"] else "-",
             "at epoch": f"{r['epoch_reached']:g}" if r["epoch_reached"] else "-",
-            "vs 1st of its run": ratio,
+            "pair": r.get("pair", 0) + 1 if r.get("run") else "-",
+            "vs its reference": f"{ratio:.2f}x" if ratio is not None else "-",
             "s/epoch (after 1st)": r["seconds_per_epoch_after_first"] or "-",
             "best test acc": f"{100 * best:.2f} %",
             "final test acc": f"{100 * final:.2f} %" if final is not None else "-",
             "device": r["device"], "machine": r["machine"]["host"],
             "when": r["timestamp"][:16],
         })
-    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
+    medians = _medians(rows, reference)
+    if medians:
+        medians = ["", "Invocations of several pairs:", "", *medians]
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n"
+                                      + "".join(line + "\n" for line in medians))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="*", default=["tensorflow", "jax", "torch"])
     parser.add_argument("--only", nargs="*", choices=sorted(CONFIGS))
-    parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "RUN"), help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="run the reference and the others this many times in turn")
+    parser.add_argument("--worker", nargs=3, metavar=("CONFIG", "RUN", "PAIR"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if args.worker:
-        return worker(*args.worker)
+        return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     run_id = now()
     if not args.render_only:
         for backend in args.backends:
             if importlib.util.find_spec(backend) is None:
                 print(f"{backend}: not installed, skipped", file=sys.stderr)
                 continue
-            for config in args.only or [REFERENCE, *COMPARED]:
-                print(f"{backend} / {config}", file=sys.stderr, flush=True)
+            for pair, config in itertools.product(range(args.pairs),
+                                                  args.only or [REFERENCE, *COMPARED]):
+                print(f"{backend} / {config} (pair {pair + 1})", file=sys.stderr, flush=True)
                 env = {**os.environ, "KERAS_BACKEND": backend}
-                out = subprocess.run([sys.executable, __file__, "--worker", config, run_id], env=env,
-                                     stdout=subprocess.PIPE, text=True)
+                out = subprocess.run([sys.executable, __file__, "--worker", config, run_id,
+                                      str(pair)], env=env, stdout=subprocess.PIPE, text=True)
                 if out.returncode != 0:
                     print(f"{backend} / {config}: failed (exit {out.returncode})", file=sys.stderr)
                     continue

@@ -10,8 +10,9 @@ pixels scaled to [0, 1]; ``cnn_accuracy.TUTORIAL`` holds the same as
 Arms, per architecture, on the same five folds:
 
 * ``tutorial``: the tutorial's settings (``min_steps=0``: exactly 10 epochs);
-* ``defaults``: ``KerasCNNClassifier(architecture)`` at its defaults (Adam, cosine decay,
-  10 epochs, ``batch_size="auto"``: 128 on 48,000 images), to show what they change.
+* ``defaults``: ``KerasCNNClassifier(architecture)`` at its defaults as these rows were
+  recorded (Adam, cosine decay, 10 epochs, ``batch_size="auto"`` up to 128: 128 on 48,000
+  images; ``CNN_DEFAULTS_AS_RECORDED``), to show what they change.
 
 Each fold is one record in ``results/bench/tutorial_protocol/records.jsonl`` (fsync'd
 appends; a torn line is skipped): an
@@ -37,14 +38,22 @@ import argparse
 import itertools
 import time
 
-from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl
+from _common import (
+    CNN_DEFAULTS_AS_RECORDED,
+    RESULTS,
+    append_jsonl,
+    bench_page,
+    machine,
+    now,
+    read_jsonl,
+)
 from cnn_accuracy import TUTORIAL
 
 OUT = RESULTS / "bench" / "tutorial_protocol"
 ARCHS = ("baseline", "batchnorm", "deep")
 #: the tutorial arm computes in float32 as the tutorial did (our default "auto" is bfloat16 on a
 #: CPU with AVX512-BF16, which would be one more difference to explain)
-ARMS = {"tutorial": dict(TUTORIAL, min_steps=0, precision="float32"), "defaults": {}}
+ARMS = {"tutorial": dict(TUTORIAL, min_steps=0, precision="float32"), "defaults": CNN_DEFAULTS_AS_RECORDED}
 #: the tutorial's reported 5-fold CV means (%), for the table
 REPORTED = {"baseline": 98.68, "batchnorm": 98.64, "deep": 99.06}
 FOLDS, FOLD_SEED = 5, 1
@@ -143,7 +152,8 @@ def render(subsample=None):
         f"`KFold(5, shuffle=True, random_state=1)` on {scope}; each fold's model trained on "
         "four folds and scored on the fifth. tutorial: SGD lr 0.01, momentum 0.9, batch 32, "
         "exactly 10 epochs, constant rate, 'valid' padding, no dropout, float32. defaults: "
-        "`KerasCNNClassifier(architecture)` at its defaults. std: population std over the "
+        "`KerasCNNClassifier(architecture)` at its defaults as these rows were recorded (10 "
+        "epochs, batches up to 128). std: population std over the "
         "folds (the tutorial's `std`). run: `--run N` repeats the protocol on the same folds "
         "with the models seeded k + 100 (N - 1) instead of k (fold k), so the runs differ "
         "by the seeds alone.", rows)
