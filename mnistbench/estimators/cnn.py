@@ -69,7 +69,8 @@ class KerasCNNClassifier(KerasClassifierBase):
         for 1,347 or 6,667 images, 32 for 60,000); see ``architectures.training_budget``.
         The size used is in ``batch_size_``.
     max_batch_size : int, default=32
-        The largest batch "auto" picks (run-all's presets use 128, their recorded budget).
+        The largest batch "auto" picks (run-all's default preset uses 128, the budget its
+        recorded results were made with).
     min_steps : int, default=2500
         The least number of optimizer steps a ``fit`` makes: ``epochs`` is raised to
         ``ceil(min_steps / steps_per_epoch)`` where it would make fewer (5 epochs are 425
