@@ -23,15 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import (
-    CNN_DEFAULTS_AS_RECORDED,
-    RESULTS,
-    append_jsonl,
-    machine,
-    markdown_table,
-    now,
-    read_jsonl,
-)
+from _common import CNN_DEFAULTS_AS_RECORDED, RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TUTORIAL = dict(optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=32, epochs=10,
                 padding="valid", dropout=0.0, lr_schedule="constant")

@@ -36,15 +36,7 @@ import subprocess
 import sys
 import time
 
-from _common import (
-    CNN_DEFAULTS_AS_RECORDED,
-    RESULTS,
-    append_jsonl,
-    machine,
-    markdown_table,
-    now,
-    read_jsonl,
-)
+from _common import CNN_DEFAULTS_AS_RECORDED, RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
 
 TARGET = 0.99
 #: Test scorings per epoch (off the clock); rows written before this existed scored once.
