@@ -198,8 +198,8 @@ def _medians(rows, reference):
     """Lines of the median ratio per configuration of each invocation with several pairs."""
     ratios = {}
     for r in rows:
-        run, backend, _ = _pair_of(r)
-        ratio = _ratio(r, reference.get(_pair_of(r)))
+        run, backend, pair = _pair_of(r)
+        ratio = _ratio(r, reference.get((run, backend, pair)))
         if ratio is not None:
             ratios.setdefault((run, backend, r["config"]), []).append(ratio)
     return [f"- invocation {run} ({backend}): `{config}` at "

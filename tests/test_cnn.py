@@ -43,7 +43,6 @@ def fitted(digits):
 
 _ORDER_CHECK = """
 import warnings
-import zipfile
 warnings.simplefilter("ignore")
 from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
 from tests.test_common import cnn_check_instance as _check_instance
