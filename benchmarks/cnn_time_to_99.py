@@ -13,14 +13,16 @@ pair's rows timed against that pair's reference, and the page gives the median).
 invocation runs ``REFERENCE`` (the estimator's earlier defaults, 10 epochs at batch 128,
 through tf.data's autotuned pipeline: the estimator as it trained before its budget and its
 input pipeline changed) and then the configurations in ``COMPARED``: today's defaults,
-trained to their end. The test
+trained to their end. With ``--to-the-end`` every configuration
+trains to its end, and the page adds the training seconds of each whole fit and their
+ratio to the reference's. The test
 scores only time the fits: no training decision uses them.
 ``precision`` is the estimator's (default "auto": bfloat16 on a CPU with native
 bfloat16 under TensorFlow); the table names the one each run used.
 Results go to ``results/bench/cnn_time_to_99.{jsonl,md}``. Run::
 
     python benchmarks/cnn_time_to_99.py [--backends tensorflow jax torch] [--only CONFIG ...]
-                                        [--pairs N]
+                                        [--pairs N] [--to-the-end]
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ class _Clock:
         return Clock()
 
 
-def worker(config, run_id, pair):
+def worker(config, run_id, pair, whole=False):
     import numpy as np
 
     from mnistbench import load_dataset
@@ -146,7 +148,7 @@ def worker(config, run_id, pair):
     X_test = ds.X_test[..., None].astype(np.float32)
     params = {"steps_per_execution": STEPS_PER_CALL, **CONFIGS[config]}
     # later pairs repeat the timing only: a configuration trains to its end once
-    to_the_end = config in TO_THE_END and pair == 0
+    to_the_end = whole or (config in TO_THE_END and pair == 0)
     clock = _Clock(X_test, ds.y_test, to_the_end)
     clf = KerasCNNClassifier(**params, random_state=0, callbacks=[clock])
     clf.fit(ds.X_train, ds.y_train)
@@ -169,6 +171,8 @@ def worker(config, run_id, pair):
         # the same, looking only at the ends of epochs (as rows with one check per epoch)
         "epoch_reached_whole": reached_whole["epoch"] if reached_whole else None,
         "final_test_accuracy": clock.rows[-1]["test_accuracy"] if to_the_end else None,
+        # training seconds of the whole fit (scoring excluded), where it trained to its end
+        "whole_fit_seconds": clock.rows[-1]["train_seconds"] if to_the_end else None,
         "checks": clock.rows,
         "epochs": whole,
         "seconds_per_epoch_after_first": (
@@ -192,6 +196,14 @@ def _ratio(row, ref):
     if ref is None or row is ref or not (ref["reached_99"] and row["reached_99"]):
         return None
     return row["time_to_99_seconds"] / ref["time_to_99_seconds"]
+
+
+def _whole_ratio(row, ref):
+    """``row``'s whole-fit time over its reference's, where both trained to their end."""
+    if ref is None or row is ref or not (ref.get("whole_fit_seconds")
+                                         and row.get("whole_fit_seconds")):
+        return None
+    return row["whole_fit_seconds"] / ref["whole_fit_seconds"]
 
 
 def _medians(rows, reference):
@@ -227,7 +239,9 @@ def render():
         "10 epochs at batch 128, with tf.data's autotuning on) once the estimator turned it "
         f"off; `{REFERENCE}` (the same budget) once the defaults became 5 epochs at batch 32. "
         "\"final test acc\": a configuration trained to its end; the `batch` and `schedule "
-        "epochs` columns say which budget a `defaults` row had.",
+        "epochs` columns say which budget a `defaults` row had. \"whole fit\": the training "
+        "seconds of the whole fit (`--to-the-end`: every configuration of the invocation "
+        "trains to its end), and its ratio to the reference's.",
         "",
     ]
     table = []
@@ -235,6 +249,7 @@ def render():
         p = r["params"]
         best = max(e["test_accuracy"] for e in r.get("checks", r["epochs"]))
         ratio = _ratio(r, reference.get(_pair_of(r)))
+        whole = _whole_ratio(r, reference.get(_pair_of(r)))
         final = r.get("final_test_accuracy")
         table.append({
             "config": r["config"], "backend": r["backend"], "architecture": p["architecture"],
@@ -254,6 +269,9 @@ def render():
             "s/epoch (after 1st)": r["seconds_per_epoch_after_first"] or "-",
             "best test acc": f"{100 * best:.2f} %",
             "final test acc": f"{100 * final:.2f} %" if final is not None else "-",
+            "whole fit (s)": (f"{r['whole_fit_seconds']:.1f}" if r.get("whole_fit_seconds")
+                              else "-"),
+            "whole fit vs its reference": f"{whole:.2f}x" if whole is not None else "-",
             "device": r["device"], "machine": r["machine"]["host"],
             "when": r["timestamp"][:16],
         })
@@ -272,10 +290,12 @@ def main():
                         help="run the reference and the others this many times in turn")
     parser.add_argument("--worker", nargs=3, metavar=("CONFIG", "RUN", "PAIR"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--to-the-end", action="store_true",
+                        help="train every configuration to its end (whole-fit times)")
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        return worker(args.worker[0], args.worker[1], int(args.worker[2]), args.to_the_end)
     run_id = now()
     if not args.render_only:
         for backend in args.backends:
@@ -286,8 +306,9 @@ def main():
                                                   args.only or [REFERENCE, *COMPARED]):
                 print(f"{backend} / {config} (pair {pair + 1})", file=sys.stderr, flush=True)
                 env = {**os.environ, "KERAS_BACKEND": backend}
-                out = subprocess.run([sys.executable, __file__, "--worker", config, run_id,
-                                      str(pair)], env=env, stdout=subprocess.PIPE, text=True)
+                command = [sys.executable, __file__, "--worker", config, run_id, str(pair)]
+                out = subprocess.run(command + ["--to-the-end"] * args.to_the_end, env=env,
+                                     stdout=subprocess.PIPE, text=True)
                 if out.returncode != 0:
                     print(f"{backend} / {config}: failed (exit {out.returncode})", file=sys.stderr)
                     continue
