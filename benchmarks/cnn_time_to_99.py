@@ -191,19 +191,12 @@ def _pair_of(row):
     return row.get("run"), row["backend"], row.get("pair", 0)
 
 
-def _ratio(row, ref):
-    """``row``'s time to 99 % over its reference's, or None where one is missing."""
-    if ref is None or row is ref or not (ref["reached_99"] and row["reached_99"]):
+def _ratio(row, ref, key="time_to_99_seconds"):
+    """``row``'s ``key`` (time to 99 %, or ``whole_fit_seconds``) over its reference's, or
+    None where either is missing (not reached, or not trained to its end)."""
+    if ref is None or row is ref or not (row.get(key) and ref.get(key)):
         return None
-    return row["time_to_99_seconds"] / ref["time_to_99_seconds"]
-
-
-def _whole_ratio(row, ref):
-    """``row``'s whole-fit time over its reference's, where both trained to their end."""
-    if ref is None or row is ref or not (ref.get("whole_fit_seconds")
-                                         and row.get("whole_fit_seconds")):
-        return None
-    return row["whole_fit_seconds"] / ref["whole_fit_seconds"]
+    return row[key] / ref[key]
 
 
 def _medians(rows, reference):
@@ -249,7 +242,7 @@ def render():
         p = r["params"]
         best = max(e["test_accuracy"] for e in r.get("checks", r["epochs"]))
         ratio = _ratio(r, reference.get(_pair_of(r)))
-        whole = _whole_ratio(r, reference.get(_pair_of(r)))
+        whole = _ratio(r, reference.get(_pair_of(r)), "whole_fit_seconds")
         final = r.get("final_test_accuracy")
         table.append({
             "config": r["config"], "backend": r["backend"], "architecture": p["architecture"],

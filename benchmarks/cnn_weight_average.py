@@ -40,6 +40,9 @@ def _averaging_callback(X_test, y_test, rows):
     class Averages(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.averages, self.step = None, 0
+            steps = self.params["steps"]  # the steps of one epoch; checks at its quarters
+            self.checks = {round(k * steps / CHECKS_PER_EPOCH) % steps
+                           for k in range(1, CHECKS_PER_EPOCH + 1)}
 
         def on_train_batch_end(self, batch, logs=None):
             weights = [v.numpy() for v in self.model.trainable_weights]
@@ -51,11 +54,8 @@ def _averaging_callback(X_test, y_test, rows):
                         a *= m
                         a += (1 - m) * w
             self.step += 1
-            steps = self.params["steps"]
-            within = self.step % steps
-            if within == 0 or within in {round(k * steps / CHECKS_PER_EPOCH)
-                                         for k in range(1, CHECKS_PER_EPOCH)}:
-                self.check(self.step / steps)
+            if self.step % self.params["steps"] in self.checks:
+                self.check(self.step / self.params["steps"])
 
         def check(self, at):
             raw = [v.numpy() for v in self.model.trainable_weights]
