@@ -41,6 +41,7 @@ from mnistbench.harness.finalize import (
     train_final,
 )
 from mnistbench.harness.options import names_of
+from mnistbench.harness.runs import RUNS_FILE, RunLog, render_run, run_summary
 from mnistbench.log import progress_logging
 from mnistbench.reporting.curves import write_curve_report
 from mnistbench.reporting.report import choose_run, runs_in, write_report
@@ -116,6 +117,41 @@ def _output(text):
 
 def cmd_report(args) -> int:
     store = RecordStore(Path(args.output) / "records.jsonl")
+    store.store_id()  # an owner file that cannot be read is named before anything is written
+    log = RunLog(args.output)
+    runs = log.load()
+    if not runs:
+        return _report_unrecorded(args, store)
+    try:
+        entry = log.choose(args.run, args.preset, args.seed)
+    except ValueError as exc:
+        raise UsageError(f"{args.output}: {exc}") from None
+    shown = runs[-10:]
+    print(f"{args.output} holds {len(runs)} run(s), oldest first"
+          f"{' (the last 10)' if len(runs) > 10 else ''}:\n"
+          + "".join(f"  {run_summary(e)}\n" for e in shown)
+          + f"rendering run {entry['run']}; --run ID renders another", file=sys.stderr)
+    records = store.load()
+    try:
+        df = render_run(entry, records, args.output, figures=args.figures)
+    except ValueError:
+        raise MnistbenchError(f"{args.output}: run {entry['run']} has no record to render "
+                              f"({run_summary(entry)}); --run ID renders another") from None
+    if entry.get("kind") == "learning-curve":
+        print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
+        return 0
+    _print_table(df)
+    print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
+    return 0
+
+
+def _report_unrecorded(args, store):
+    """A folder written before runs were recorded: the newest records of each preset and
+    seed, as reports rendered them then."""
+    if args.run:
+        raise UsageError(f"{args.output}: --run {args.run}: this folder records no runs (it "
+                         "was written before runs were recorded); --preset and --seed choose "
+                         "among its records")
     records = store.reportable()
     if not records:
         raise MnistbenchError(f"no records in {store.path}; run `python -m mnistbench run-all "
@@ -128,18 +164,20 @@ def cmd_report(args) -> int:
             preset, seed = choose_run(rest, args.preset, args.seed)
         except ValueError as exc:
             raise UsageError(f"{args.output}: {exc}") from None
+    print(f"note: {args.output} was written before runs were recorded (no {RUNS_FILE}): "
+          "rendering the newest record of each unit", file=sys.stderr)
     curve_seed = args.seed if args.seed is not None else (curve[-1].seed if curve else None)
     curve = [r for r in curve if r.seed == curve_seed]
     if curve:
-        write_curve_report(curve, args.output)
+        write_curve_report(curve, args.output, figures=args.figures)
         print(f"learning-curve tables and figures written to {args.output}/", file=sys.stderr)
     if not rest:
         return 0
     others = [f"{p} (seed {s})" for p, s, _ in runs_in(rest) if (p, s) != (preset, seed)]
     if others:
-        print(f"rendering the run of preset {preset}, seed {seed}; this folder also holds "
+        print(f"rendering the records of preset {preset}, seed {seed}; this folder also holds "
               f"{', '.join(others)}: --preset and --seed choose one", file=sys.stderr)
-    df = write_report(rest, args.output, preset, seed)
+    df = write_report(rest, args.output, preset, seed, figures=args.figures)
     _print_table(df)
     print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
     return 0
@@ -358,10 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", type=_output,
                    help="folder of a run's records.jsonl (default: %(default)s; "
                    "`--output results` re-renders the reference results)")
-    p.add_argument("--preset", help="the preset of the run to render, as its records name it "
-                   "(default: the newest run in the folder)")
-    p.add_argument("--seed", type=int, help="the seed of the run to render (default: the newest "
-                   "run's)")
+    p.add_argument("--no-figures", dest="figures", action="store_false",
+                   help="tables and report.html only, no figures")
+    p.add_argument("--run", metavar="ID", help="the run to render: its id, or a unique start of "
+                   "it (default: the newest run; report lists the runs the folder holds)")
+    p.add_argument("--preset", help="render the newest run of this preset, as its records name "
+                   "it (default: the newest run in the folder)")
+    p.add_argument("--seed", type=int, help="render the newest run of this seed (default: the "
+                   "newest run's)")
     p.set_defaults(func=cmd_report)
 
     _add_model_file_commands(sub)

@@ -118,3 +118,9 @@ class DataUnavailableError(MnistbenchError, RuntimeError):
 
 class DataVerificationError(MnistbenchError, ValueError):
     """Loaded data does not match the canonical dataset."""
+
+
+class AmbiguousDataError(UsageError, DataVerificationError):
+    """A user's data that would be read in a way they did not mean (two class folders of
+    one label, NaN or fractional labels, a declared image shape its arrays do not have):
+    refused before any work, as a usage error (exit 2)."""

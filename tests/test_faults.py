@@ -263,21 +263,20 @@ def test_report_without_records_names_the_command(tmp_path, capsys):
     assert not (tmp_path / "empty").exists()
 
 
-def test_records_made_elsewhere_are_recomputed_and_kept(run_dir, capsys):
-    """The shipped reference records of a clone: never resumed, never shown as the user's."""
+def test_records_made_elsewhere_are_never_written_into(run_dir, capsys):
+    """The shipped reference records of a clone: never resumed, never shown as the user's,
+    never written into: one usage error before any work, every file untouched."""
     out, before = run_dir
     (out / RecordStore.OWNER_FILE).unlink()  # as in a fresh clone: records, no owner
     shipped = [{**json.loads(x), "accuracy": 0.123} for x in before.splitlines()]
     for r in shipped:
         r.pop("store")
     (out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in shipped))
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     code, _, err = run_cli(capsys, "run", *RUN[1:], "--output", out, "--no-figures")
-    assert code == 0
-    records = RecordStore(out / "records.jsonl").load()
-    assert [r.to_dict() for r in records[: len(shipped)]] == shipped  # kept
-    assert len(records) == 2 * len(shipped)  # and every unit computed again
-    table = (out / "results_digits.md").read_text()
-    assert "12.30" not in table  # the shipped accuracy is not presented as the user's
+    assert code == 2
+    assert_error(err, r"holds records made elsewhere \(no owner file.*choose a fresh --output")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == files
 
 
 # ------------------------------------------------------------ 4. bad data

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 from mnistbench.cli import main
+from mnistbench.errors import UsageError
 from mnistbench.harness import (
     PRESETS,
     Preset,
@@ -68,8 +70,9 @@ def test_failed_units_are_not_counted_as_finished(tmp_path):
     assert store.finished_keys() == {("d", "m", "fold-1", "h")}
 
 
-def test_records_from_another_machine_are_recomputed(tmp_path):
-    """A clone's shipped results/records.jsonl must not pass for the user's own run."""
+def test_records_from_another_machine_are_resumed_by_no_run(tmp_path):
+    """A clone's shipped results/records.jsonl must not pass for the user's own run: a
+    folder holding only records made on another machine is refused, untouched."""
     from mnistbench.hostinfo import host_description
 
     out = tmp_path / "out"
@@ -82,9 +85,12 @@ def test_records_from_another_machine_are_recomputed(tmp_path):
     assert len(path.read_text().splitlines()) == n  # same machine: resumed, nothing rerun
     path.write_text("".join(json.dumps({**json.loads(x), "host": "elsewhere"}) + "\n"
                             for x in lines))
-    run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True, figures=False)
-    hosts = [json.loads(x)["host"] for x in path.read_text().splitlines()]
-    assert hosts.count("elsewhere") == n and hosts.count(host_description()) == n
+    before = path.read_bytes()
+    with pytest.raises(UsageError, match="holds records made elsewhere .its owner file names a "
+                       "store none of them carries on this machine"):
+        run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True,
+                      figures=False)
+    assert path.read_bytes() == before
 
 
 def test_params_hash_changes_with_what_changes_results():
@@ -256,8 +262,9 @@ def test_every_table_format_parses_back(quick_run):
     assert body.count("\\\\") == n and "\\begin{tabular}" in tex
     # header names preset, seed, versions, hardware, date
     header = (out / "results_digits.md").read_text()
-    for word in ("preset quick", "seed 0", "scikit-learn", "hardware", "rendered"):
+    for word in ("preset quick", "seed 0", "scikit-learn", "hardware"):
         assert word in header
+    assert re.search(r"<!-- run \d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}; records up to ", header)
 
 
 def test_figures_are_written(quick_run):
@@ -325,14 +332,16 @@ def test_a_plain_report_renders_the_folders_newest_run_whatever_its_options(tmp_
     capsys.readouterr()
     assert main(["report", "--output", str(tmp_path)]) == 0
     err = capsys.readouterr().err
-    assert "preset quick-cv5, seed 0" in err and "also holds quick (seed 0)" in err
+    assert "holds 2 run(s)" in err and "preset quick, seed 0" in err
+    assert re.search(r"rendering run \S+; --run ID renders another", err)
+    assert "preset quick-cv5, seed 0" in err.splitlines()[2]  # the newest, rendered
     row = pd.read_csv(tmp_path / "results_digits.csv").iloc[0]
     assert row["cv_folds"] == 5
     assert main(["report", "--output", str(tmp_path), "--preset", "quick"]) == 0
     assert pd.read_csv(tmp_path / "results_digits.csv").iloc[0]["cv_folds"] == 2
     assert main(["report", "--output", str(tmp_path), "--preset", "default"]) == 2
     err = capsys.readouterr().err
-    assert "no records for preset 'default'" in err and "preset quick-cv5, seed 0" in err
+    assert "no run with preset 'default'" in err and "preset quick-cv5, seed 0" in err
 
 
 def test_cli_report_without_records_is_a_clear_error(tmp_path, capsys):

@@ -15,7 +15,7 @@ from mnistbench.data.imaging import load_image, to_mnist
 from mnistbench.data.mnist_files import _atomic_save_npz
 from mnistbench.data.sources import cache_dir
 from mnistbench.data.types import Dataset
-from mnistbench.errors import DataUnavailableError, DataVerificationError
+from mnistbench.errors import AmbiguousDataError, DataUnavailableError, DataVerificationError
 from mnistbench.log import log_progress, progress_logging
 
 FOLDER_PREFIX = "folder:"
@@ -32,6 +32,20 @@ def _class_files(root: Path) -> dict:
         if files:
             out[sub.name] = files
     return out
+
+
+def _check_one_folder_per_label(root, names) -> None:
+    """Integer class folders become integer labels: two folders of one number (``1`` and
+    ``01``) would merge into one class without a word, so they are refused."""
+    by_label: dict = {}
+    for name in names:
+        by_label.setdefault(int(name), []).append(name)
+    merged = [sorted(v) for v in by_label.values() if len(v) > 1]
+    if merged:
+        shown = "; ".join(" and ".join(f"{root / n}" for n in group) for group in merged)
+        raise AmbiguousDataError(
+            f"{root}: class folders {shown} name one label; merge them into one folder or "
+            "rename one (integer folder names are read as numbers)")
 
 
 def _folder_fingerprint(splits: dict, prepare: bool) -> str:
@@ -156,6 +170,8 @@ def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cac
             f"{root}: found {len(found)} class folder(s) with images ({sorted(found)}); need at "
             f"least two sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))})"
         )
+    if all(name.lstrip("-").isdigit() for name in found):  # before reading any image
+        _check_one_folder_per_label(root, found)
     fingerprint = _folder_fingerprint(splits, prepare)
     cache_path = cache_dir(cache) / "folders" / f"{fingerprint}.npz"
     arrays = _cached_folder(cache_path)

@@ -21,6 +21,7 @@ user's own images or arrays.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable
@@ -393,6 +394,21 @@ def stage_dataset(ds, cache=None) -> str:
     path = cache_dir(cache) / STAGED_FOLDER / f"{fingerprint}-max{pixel_max}.npz"
     write_user_npz(path, out, shape, pixel_max)
     return NPZ_PREFIX + str(path)
+
+
+def canonical_dataset_name(name):
+    """The one spelling of a folder or file dataset: its resolved path (``~`` expanded,
+    links followed), relative to the working folder when it lies inside it, so
+    ``folder:imgs``, ``folder:imgs/`` and ``folder:./imgs`` are one dataset with one
+    name and one set of tables. Any other name is returned as it is."""
+    prefix = next((p for p in USER_PREFIXES if isinstance(name, str) and name.startswith(p)),
+                  None)
+    if prefix is None or not name[len(prefix):].strip():
+        return name
+    path = Path(name[len(prefix):]).expanduser().resolve()
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd().resolve())
+    return prefix + str(path)
 
 
 def check_dataset_name(name) -> str:

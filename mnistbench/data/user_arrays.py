@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.data.mnist_files import _arrays_from_npz
-from mnistbench.errors import DataVerificationError
+from mnistbench.errors import AmbiguousDataError, DataVerificationError
 
 __all__ = ["check_pixel_max", "check_user_arrays", "read_user_npz", "write_user_npz"]
 
@@ -61,8 +61,7 @@ def check_user_arrays(where, arrays: dict) -> tuple[dict, tuple, str]:
             raise DataVerificationError(f"{root}: x_{split} has {len(x)} images but y_{split} "
                                         f"{len(y)} labels; they must match")
         out[f"x_{split}"] = _npz_pixels(root, f"x_{split}", x.reshape((len(x), *shape)))
-        out[f"y_{split}"] = (y.astype(np.int64) if np.issubdtype(y.dtype, np.integer)
-                             else y.astype(str))
+        out[f"y_{split}"] = _labels(root, f"y_{split}", y)
     train, test = set(out["y_train"].tolist()), set(out["y_test"].tolist())
     if train != test:
         only = [f"only in {s}: {sorted(map(str, c))[:5]}" for s, c in
@@ -75,6 +74,22 @@ def check_user_arrays(where, arrays: dict) -> tuple[dict, tuple, str]:
     for key in ("x_train", "y_train", "x_test", "y_test"):
         digest.update(key.encode() + np.ascontiguousarray(out[key]).tobytes())
     return out, shape, digest.hexdigest()[:16]
+
+
+def _labels(root, key, y: np.ndarray) -> np.ndarray:
+    """int64 labels from integers or whole floats, str labels from text; NaN or fractional
+    labels (a float column read from a spreadsheet, say) are refused, never a class "nan"."""
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if bad.size:
+            raise AmbiguousDataError(
+                f"{root}: {key} has {bad.size} label(s) that are not whole numbers (first "
+                f"{y[bad[0]].item()!r} at index {int(bad[0])}); labels are class numbers or names: "
+                "drop those images or fix their labels")
+        return y.astype(np.int64)
+    return y.astype(str)
 
 
 def _arrays_from_npz_file(root: Path) -> dict:
@@ -107,6 +122,11 @@ def _npz_image_shape(root: Path, arrays: dict) -> tuple:
                                     "width) or flat rows (n, height*width)")
     for key in ("x_train", "x_test"):
         a = arrays[key]
+        if declared is not None and a.ndim == 3 and tuple(a.shape[1:]) != shape:
+            raise AmbiguousDataError(
+                f"{root}: image_shape is {shape[0]}x{shape[1]} but {key} holds "
+                f"{a.shape[1]}x{a.shape[2]} images; give the images' own (height, width), or "
+                "leave image_shape out")
         if a.ndim < 2 or int(np.prod(a.shape[1:])) != shape[0] * shape[1]:
             raise DataVerificationError(f"{root}: {key} has shape {a.shape}, which does not hold "
                                         f"{shape[0]}x{shape[1]} images")

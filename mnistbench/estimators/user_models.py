@@ -4,9 +4,10 @@ Every model of a run becomes a :class:`ModelSpec`: a built-in registry entry, or
 estimator (cloned for each unit) or factory (called for each unit, with the
 ``random_state``, ``device`` and ``n_jobs`` it accepts). A user's model is identified by
 a stable rendering of what it is (its class's qualified name and its parameters,
-nested estimators included, never a memory address), which goes into its units' hash:
-resuming re-uses a unit only while the model is the same, and changing one parameter
-recomputes that model's units only.
+nested estimators included, never a memory address) and by the code it runs (installed
+packages by version, other files by content: :mod:`mnistbench.estimators.identity`),
+which go into its units' hash: resuming re-uses a unit only while the model is the same,
+and changing one parameter, or editing its file, recomputes that model's units only.
 
 Where user models come from:
 
@@ -34,9 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mnistbench.errors import UsageError
+from mnistbench.estimators.identity import changed_code, code_identity, qualname, render
 from mnistbench.estimators.registry import FAMILIES, MODELS, TUNED_SUFFIX, is_deep, make_model
 
 __all__ = ["ALL_MODELS", "ENTRY_POINT_GROUP", "CustomModel", "ModelSpec", "builtin_spec",
@@ -47,10 +47,6 @@ ENTRY_POINT_GROUP = "mnistbench.models"
 ALL_MODELS = "all"
 BUILT_IN = "built-in"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-#: Parameters that change how fast a model runs, not what it computes: left out of its
-#: identity, as the harness's own hash leaves out how many jobs run a unit.
-_SPEED_PARAMS = {"n_jobs", "verbose", "cache_size"}
-_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +89,8 @@ class ModelSpec:
     origin : str
         "built-in", "python", "file PATH" or "entry point NAME (DISTRIBUTION)".
     identity : dict or None
-        What the model is (class and parameters), hashed into its units' keys; None for
-        the built-ins, whose name says it.
+        What the model is (class, parameters and code), hashed into its units' keys; None
+        for the built-ins, whose name says it.
     """
 
     name: str
@@ -117,6 +113,11 @@ class ModelSpec:
         if self.builtin:
             return make_model(self.name, random_state=random_state, device=device,
                               n_jobs=n_jobs)
+        changed = changed_code((self.identity or {}).get("code", {}))
+        if changed:
+            raise UsageError(f"the code of model {self.name!r} changed during the run "
+                             f"({', '.join(changed)}); nothing is recorded for it under its "
+                             "old identity: run the command again")
         make = self.make if self.make is not None else _reload(self)
         return _instantiate(make, random_state, device, n_jobs)
 
@@ -147,42 +148,6 @@ def builtin_spec(name: str) -> ModelSpec:
     if entry is None:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     return ModelSpec(name, None, entry.family, dict(entry.grid), entry.summary, BUILT_IN)
-
-
-# --------------------------------------------------------------------------- identity
-def _qualname(obj) -> str:
-    kind = obj if isinstance(obj, type) or callable(obj) and not hasattr(obj, "fit") else type(obj)
-    return f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', repr(kind))}"
-
-
-def render(value):
-    """A JSON-able, deterministic rendering of a parameter value: estimators as their
-    class and parameters (recursively), arrays by content, functions and classes by
-    qualified name, anything else by ``repr`` without memory addresses."""
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        params = value.get_params(deep=False)
-        return {"class": _qualname(value),
-                "params": {k: render(v) for k, v in sorted(params.items())
-                           if k not in _SPEED_PARAMS}}
-    if isinstance(value, np.random.RandomState):
-        state = value.get_state()
-        return {"RandomState": hashlib.sha256(state[1].tobytes()).hexdigest()[:16],
-                "pos": int(state[2])}
-    if isinstance(value, np.ndarray):
-        data = np.ascontiguousarray(value)
-        return {"array": hashlib.sha256(data.tobytes()).hexdigest()[:16],
-                "dtype": str(value.dtype), "shape": list(value.shape)}
-    if isinstance(value, Mapping):
-        return {str(k): render(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [render(v) for v in value]
-    if isinstance(value, (bool, int, str)) or value is None:
-        return value
-    if isinstance(value, (float, np.floating, np.integer)):
-        return repr(value.item() if hasattr(value, "item") else value)
-    if isinstance(value, type) or inspect.isroutine(value):
-        return {"callable": _qualname(value)}
-    return _ADDRESS.sub("", repr(value))
 
 
 # --------------------------------------------------------------------------- building
@@ -240,7 +205,8 @@ def _spec(name, value, origin, source=None) -> ModelSpec:
         raise UsageError(f"{where}: grid={custom.grid!r} is not a dict of parameter lists")
     try:
         identity = ({"class": render(probe)} if _is_estimator(make) else
-                    {"factory": _qualname(make), "builds": render(probe)})
+                    {"factory": qualname(make), "builds": render(probe)})
+        identity["code"] = code_identity(make, probe, files=[source[0]] if source else ())
         keys = frozenset(probe.get_params(deep=True))
     except Exception as exc:  # noqa: BLE001 - a get_params that fails
         raise UsageError(f"{where}: reading its parameters raised {type(exc).__name__}: "
@@ -315,6 +281,8 @@ def load_models_file(path, note=None) -> dict:
     path = path.resolve()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     key = (str(path), digest)
+    if key in _FILES and any(changed_code(spec.identity["code"]) for spec in _FILES[key].values()):
+        del _FILES[key]  # a file it imports changed since: its models' identities too
     if key not in _FILES:
         if note:
             note(f"running {path} to read its MODELS (its code runs, as `python {path}` "

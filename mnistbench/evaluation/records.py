@@ -11,6 +11,8 @@ written as ``test``, ``fold-<k>``, ``r<repeat>-fold-<k>`` (repeated CV) or
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +117,7 @@ class Record:
     host: str | None = None
     timestamp: str | None = None
     store: str | None = None
+    id: str | None = None
     schema: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
 
@@ -143,6 +146,15 @@ class Record:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def ref(self) -> str:
+        """What a run entry calls this record by: its ``id`` (stamped by the store since
+        runs are recorded), else a digest of its JSON object (a record written before)."""
+        if self.id:
+            return self.id
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=repr).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()[:24]
 
     @property
     def unit_key(self) -> tuple:

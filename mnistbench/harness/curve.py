@@ -25,9 +25,10 @@ from mnistbench.harness.run import (
     prepared_run,
 )
 from mnistbench.harness.runners import make_runner
-from mnistbench.harness.units import Unit, model_budget, params_hash, record_key
+from mnistbench.harness.runs import recorded_run, render_run
+from mnistbench.harness.units import Unit, model_budget, params_hash
 from mnistbench.log import logger, progress_logging
-from mnistbench.reporting.curves import curve_point, curve_split, write_curve_report
+from mnistbench.reporting.curves import curve_point, curve_split
 
 __all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
 
@@ -132,23 +133,20 @@ def curve_preset(base: Preset) -> Preset:
 
 def _run(datasets, models, sizes, seeds, opts):
     with prepared_run(datasets, models, opts, derive=curve_preset) as (preset, store, _):
-        return _run_points(datasets, models, sizes, seeds, opts, preset, store)
-
-
-def _run_points(datasets, models, sizes, seeds, opts, preset, store):
-    n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
-    runner = make_runner(opts)
-    units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,
-                        opts.device, runner.layout.threads,
-                        0 if opts.quiet else (2 if opts.verbose else 1))
-    planned = {u.key for u in units}
-    todo = plan_todo(units, planned, store, preset)
-    # Small points first: the whole curve's shape appears early, the long fits come last.
-    todo.sort(key=lambda u: curve_point(u.split)[0])
-    started = time.monotonic()
-    execute_units(todo, store, runner, opts.quiet, desc="learning-curve")
-    records = [r for r in store.own_records() if record_key(r) in planned]
-    df = write_curve_report(records, opts.output, figures=opts.figures)
+        n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
+        runner = make_runner(opts)
+        with recorded_run(store, "learning-curve", opts, preset, datasets, models, {}) as run:
+            units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,
+                                opts.device, runner.layout.threads,
+                                0 if opts.quiet else (2 if opts.verbose else 1))
+            todo, reused = plan_todo(units, store, preset)
+            run.plan(units, reused)
+            # Small points first: the whole curve's shape appears early, the long fits last.
+            todo.sort(key=lambda u: curve_point(u.split)[0])
+            started = time.monotonic()
+            execute_units(todo, store, runner, opts.quiet, desc="learning-curve")
+        df = render_run(run.entry, store.load(), opts.output, figures=opts.figures)
     logger.info(f"{len(todo)} point(s) run in {(time.monotonic() - started) / 60:.1f} min; "
-                f"learning-curve tables and figures written to {Path(opts.output)}/")
+                f"learning-curve tables and figures written to {Path(opts.output)}/ "
+                f"(run {run.entry['run']})")
     return df

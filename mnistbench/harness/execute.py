@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_info
 
 from mnistbench.data.registry import load_dataset
+from mnistbench.errors import DataVerificationError
 from mnistbench.estimators.registry import is_deep
 from mnistbench.evaluation.records import Split
 from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
@@ -50,6 +51,12 @@ def _split(unit: Unit, data_options):
     preset = unit.preset
     ds, X_cv, y_cv, X_tr, y_tr = _data(unit.source or unit.dataset, preset, unit.seed,
                                        data_options or {})
+    found = ds.extra.get("fingerprint")
+    if unit.data_fingerprint is not None and found != unit.data_fingerprint:
+        raise DataVerificationError(
+            f"{unit.dataset}: the data changed during the run (fingerprint {found}, planned "
+            f"{unit.data_fingerprint}); nothing is recorded under the planned data: restore "
+            "it, or run the command again to use the new data")
     split = Split.parse(unit.split)
     if split.is_curve:  # a learning-curve point: a stratified subsample, the whole test
         size, seed = split.size, unit.seed + split.repeat - 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.data.registry import ALL_DATASETS, check_dataset_name
+from mnistbench.data.registry import ALL_DATASETS, canonical_dataset_name, check_dataset_name
 from mnistbench.errors import UsageError
 from mnistbench.estimators.registry import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
@@ -236,8 +236,9 @@ def check_whole(value, name, low, fix, high=None):
 def names_of(value, what, registry, note=None, default=None) -> list:
     """The names of a ``datasets=`` / ``models=`` argument as a list: None means ``default``
     (the whole registry when that is None), ``"all"`` the whole registry, one string is
-    one name, an empty list is refused, and a name given twice is run once (with a
-    ``note``)."""
+    one name, an empty list is refused, a folder or file dataset is named by its one
+    canonical spelling (:func:`~mnistbench.data.registry.canonical_dataset_name`), and a
+    name given twice is run once (with a ``note``)."""
     if value is None:
         return list(registry if default is None else default)
     if isinstance(value, str):
@@ -254,7 +255,8 @@ def names_of(value, what, registry, note=None, default=None) -> list:
     if odd:
         raise UsageError(f"{what}: {odd[0]!r} is not a name; give names as strings, e.g. "
                          f"{what}={list(registry)[:2]}")
-    names = [m for n in names for m in (registry if n == ALL_DATASETS else [n])]
+    names = [canonical_dataset_name(m) if what == "datasets" else m
+             for n in names for m in (registry if n == ALL_DATASETS else [n])]
     unique = list(dict.fromkeys(names))
     if len(unique) < len(names) and note:
         twice = sorted({n for n in names if names.count(n) > 1}, key=names.index)

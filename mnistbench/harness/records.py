@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.errors import OutputError, check_writable_file, open_regular_file
+from mnistbench.errors import OutputError, UsageError, check_writable_file, open_regular_file
 from mnistbench.evaluation.records import Record
 from mnistbench.hostinfo import host_description
 
@@ -136,6 +136,8 @@ class RecordStore:
     def __init__(self, path):
         self.path = Path(path)
         self._skipped = None
+        #: The records this object appended, in order (one run's computed units).
+        self.written: list[Record] = []
 
     @property
     def owner_path(self) -> Path:
@@ -151,6 +153,22 @@ class RecordStore:
             raise OutputError(f"{self.owner_path} is a folder, not this folder's owner file; "
                               "remove it or choose another --output")
         self.store_id()
+
+    def check_own(self) -> None:
+        """Before any work: a folder holding records, none of them this folder's own runs'
+        on this machine (the shipped reference ``results/``, a copy of it, records copied
+        in from another machine), is read-only to runs: a :class:`UsageError` names a
+        fresh ``--output``. ``report`` still re-renders it."""
+        if self.own_records(host_description()) or not self.load(warn=False):
+            return
+        folder = self.path.parent
+        why = ("no owner file" if self.store_id() is None else
+               "its owner file names a store none of them carries on this machine")
+        raise UsageError(
+            f"{folder} holds records made elsewhere ({why}: reference results, or a copy of "
+            "them), which a run never writes into or passes off as yours; choose a fresh "
+            f"--output (e.g. --output mnistbench-results), or `python -m mnistbench report "
+            f"--output {folder}` to re-render them")
 
     @contextlib.contextmanager
     def writer(self, wait=False, say=None):
@@ -245,21 +263,17 @@ class RecordStore:
         return store_id
 
     # ------------------------------------------------------------ records
-    def append(self, record) -> None:
+    def append(self, record) -> Record:
         """Append one record (a :class:`Record` or its JSON object), stamped with this
-        folder's store id."""
+        folder's store id and an id of its own (what a run entry names it by); returns
+        the record as written, also kept in :attr:`written` for the run's entry."""
         record = (record if isinstance(record, Record) else Record.from_dict(record)).to_dict()
-        record = {**record, "store": self.store_id(create=True)}
-        line = (json.dumps(record, default=_json_default) + "\n").encode()
-        fd = open_regular_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = b"\n" + line  # close a torn last line: it must not swallow this one
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        record = {**record, "id": record.get("id") or uuid.uuid4().hex[:16],
+                  "store": self.store_id(create=True)}
+        _append_line(self.path, json.dumps(record, default=_json_default))
+        written = Record.from_dict(record)
+        self.written.append(written)
+        return written
 
     def load(self, warn=True) -> list[Record]:
         """Every record in the file, in order; skipped lines are warned about once."""
@@ -301,6 +315,21 @@ class RecordStore:
         """The records a report shows: the folder's own once a run has claimed it, else
         all of them (a folder of reference results)."""
         return self.own_records() if self.store_id() else self.load()
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one JSON line with one ``write``, fsync'd; a torn last line (a kill in the
+    middle of a write) is closed with a newline first, so it never swallows this one."""
+    data = (line + "\n").encode()
+    fd = open_regular_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _owner_text(store_id) -> str:

@@ -35,10 +35,10 @@ from mnistbench.harness.local import EXIT_UNGUARDED
 from mnistbench.harness.options import RunOptions, names_of
 from mnistbench.harness.records import RecordStore
 from mnistbench.harness.runners import Runner, make_runner
+from mnistbench.harness.runs import recorded_run, render_run
 from mnistbench.harness.units import plan_units
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
-from mnistbench.reporting.report import write_report
 from mnistbench.reporting.robustness import write_corruption_figure
 
 __all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "staged_datasets"]
@@ -116,23 +116,24 @@ def staged_datasets(datasets):
 def _run(datasets, models, opts: RunOptions, sources=None):
     with prepared_run(datasets, models, opts, sources=sources) as (preset, store, fingerprints):
         runner = make_runner(opts)
-        units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
-                           threads=runner.layout.threads,
-                           verbose=0 if opts.quiet else (2 if opts.verbose else 1),
-                           fingerprints=fingerprints, tune=opts.tune, sources=sources)
-        planned = {u.key for u in units}  # exactly this run's units: no stale parameters
-        todo = plan_todo(units, planned, store, preset)
-        started = time.monotonic()
-        statuses = execute_units(todo, store, runner, opts.quiet)
+        with recorded_run(store, "benchmark", opts, preset, datasets, models,
+                          fingerprints) as run:
+            units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
+                               threads=runner.layout.threads,
+                               verbose=0 if opts.quiet else (2 if opts.verbose else 1),
+                               fingerprints=fingerprints, tune=opts.tune, sources=sources)
+            todo, reused = plan_todo(units, store, preset)
+            run.plan(units, reused)
+            started = time.monotonic()
+            statuses = execute_units(todo, store, runner, opts.quiet)
         if statuses.get("failed") or statuses.get("timeout"):
             logger.info(f"{statuses.get('failed', 0)} unit(s) failed, "
                         f"{statuses.get('timeout', 0)} timed out: see the status column and "
                         "records.jsonl")
-        df = write_report([r for r in store.own_records() if r.unit_key in planned],
-                          opts.output, preset.name, opts.seed, figures=opts.figures)
+        df = render_run(run.entry, store.load(), opts.output, figures=opts.figures)
     minutes = (time.monotonic() - started) / 60
     logger.info(f"{len(todo)} unit(s) run in {minutes:.1f} min; tables and figures written "
-                f"to {Path(opts.output)}/")
+                f"to {Path(opts.output)}/ (run {run.entry['run']})")
     return df
 
 
@@ -157,6 +158,7 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
     ``sources``: ``{name: "npz:PATH"}`` of the Dataset objects (:func:`staged_datasets`)."""
     sources = sources or {}
     preset = opts.check(datasets, models, staged=sources)
+    _check_output_outside_folders(datasets, opts.output)
     if derive is not None:
         preset = derive(preset)
     store = RecordStore(Path(opts.output) / "records.jsonl")
@@ -164,6 +166,7 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
     # the folder: a file in its place, no write permission, a FIFO or a device for the
     # records, a damaged owner file).
     store.check()
+    store.check_own()  # a reference folder is read-only to runs
     loaded = check_data(datasets, preset, opts, sources)
     fingerprints = {name: ds.extra["fingerprint"] for name, ds in loaded.items()
                     if is_user_dataset(name) or name in sources}
@@ -176,6 +179,20 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
                                             opts.seed, ds.pixel_max)
         loaded.clear()  # the workers load their own copies
         yield preset, store, fingerprints
+
+
+def _check_output_outside_folders(datasets, output):
+    """An output folder inside a folder dataset would become one of its classes (its
+    figures read as images) on the next run: refused before any work."""
+    out = Path(output).expanduser().resolve()
+    for name in datasets:
+        if not name.startswith(FOLDER_PREFIX):
+            continue
+        root = Path(name[len(FOLDER_PREFIX):]).expanduser().resolve()
+        if out == root or root in out.parents:
+            raise UsageError(f"--output {output} lies inside the folder dataset {name}, whose "
+                             "sub-folders are its classes: its tables and figures would be "
+                             f"read as images next time; choose an --output outside {root}")
 
 
 def check_data(datasets, preset, opts: RunOptions, sources=None) -> dict:
@@ -202,23 +219,22 @@ def check_data(datasets, preset, opts: RunOptions, sources=None) -> dict:
     return loaded
 
 
-def plan_todo(units, planned, store: RecordStore, preset):
-    """The units still to run, final fits first. Only this folder's own work made on this
-    machine is resumed: records made elsewhere (the reference results shipped in a
-    clone's results/, say) are recomputed, so a table never passes them off as yours."""
-    own = store.own_records(host_description())
-    done = {r.unit_key for r in own if r.ok}
-    todo = sorted((u for u in units if u.key not in done), key=_longest_first)
+def plan_todo(units, store: RecordStore, preset):
+    """``(todo, reused)``: the units still to run, final fits first, and ``{key: Record}``
+    of those this folder already holds. Only this folder's own ``ok`` work made on this
+    machine is reused (the newest record of a key): records made elsewhere are never
+    passed off as yours (a folder holding only those is refused before any work)."""
+    reused = {}
+    for r in store.own_records(host_description()):
+        if r.ok:
+            reused[r.unit_key] = r
+    planned = {u.key for u in units}
+    reused = {k: r for k, r in reused.items() if k in planned}
+    todo = sorted((u for u in units if u.key not in reused), key=_longest_first)
     logger.info(f"mnistbench: preset {preset.name} ({preset.summary}); {len(units)} units, "
                 f"{len(units) - len(todo)} already recorded, {len(todo)} to run; records in "
                 f"{store.path}")
-    foreign = sum(r.unit_key in planned for r in store.load()) - sum(
-        r.unit_key in planned for r in own)
-    if foreign:
-        logger.info(f"  {foreign} record(s) in {store.path} were not made by runs of this "
-                    "folder on this machine (shipped reference results, or copied in): they "
-                    "are recomputed, never shown as yours")
-    return todo
+    return todo, reused
 
 
 def _longest_first(unit):

@@ -23,6 +23,8 @@ class Unit:
     (nested CV; :mod:`mnistbench.evaluation.tuning`) and is recorded as ``<model>-tuned``.
     ``spec``: the model itself (None: the registry model named ``model``). ``source``:
     where a Dataset object's arrays are (``npz:PATH``; None: load ``dataset`` by name).
+    ``data_fingerprint``: the planned fingerprint of a folder, npz or Dataset object's
+    data, checked again where the unit loads it.
     """
 
     dataset: str
@@ -38,6 +40,7 @@ class Unit:
     tune: dict | None = None
     spec: ModelSpec | None = None
     source: str | None = None
+    data_fingerprint: str | None = None
 
     @property
     def model_spec(self) -> ModelSpec:
@@ -127,6 +130,7 @@ def plan_units(datasets, models, preset: Preset, seed=0, device="auto", threads=
                                 tune=grid, identity=custom and custom.identity)
                 units += [Unit(dataset, name, s, preset, seed, params, h, device, threads,
                                verbose, tune=grid, spec=custom,
-                               source=(sources or {}).get(dataset))
+                               source=(sources or {}).get(dataset),
+                               data_fingerprint=fingerprints.get(dataset))
                           for s in preset.splits + ["test"]]
     return units

@@ -186,7 +186,7 @@ def significance(records, dataset) -> dict:
     return {"pairs": pairs, "groups": letters, "left_out": left_out}
 
 
-def _header(records, preset, seed):
+def _header(records, preset, seed, run=None):
     records = as_records(records)
     versions = next((r.versions for r in records if r.versions), {})
     hosts = sorted({(r.host or "") for r in records if r.host})
@@ -196,7 +196,8 @@ def _header(records, preset, seed):
         f"mnistbench results: preset {preset}, seed {seed}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"hardware: CPU {', '.join(hosts) or 'unknown'}; devices used: {', '.join(devices) or 'cpu'}",
-        f"records up to {stamp}; rendered {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        (f"run {run}; records up to {stamp}" if run else
+         f"records up to {stamp}; rendered {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}"),
         GROUP_NOTE,
     ]
 
@@ -248,12 +249,12 @@ GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test s
               "CV interval: Nadeau & Bengio's corrected variance")
 
 
-def write_tables(df: pd.DataFrame, records, out_dir, preset, seed) -> list[Path]:
+def write_tables(df: pd.DataFrame, records, out_dir, preset, seed, run=None) -> list[Path]:
     """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
     records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    header = _header(records, preset, seed)
+    header = _header(records, preset, seed, run)
     written = []
     parts = [(f"results_{slug(d)}", df[df["dataset"] == d]) for d in sorted(df["dataset"].unique())]
     parts.append(("results_all", df))
@@ -446,12 +447,14 @@ def write_verdicts(df, tests, records, out_dir, header) -> dict:
     return out
 
 
-def write_report(records, out_dir, preset, seed, figures=True):
+def write_report(records, out_dir, preset, seed, figures=True, run=None):
     """Tables, significance tables, figures (unless ``figures=False``) and one
-    self-contained ``report.html`` for the newest records of ``preset``/``seed``; returns
-    the table."""
+    self-contained ``report.html``; returns the table. ``run``: the id of the run whose
+    records ``records`` are (exactly one per unit, named in every header); without it
+    (a folder written before runs were recorded), the newest records of
+    ``preset``/``seed``."""
     records = as_records(records)
-    chosen = latest_records(records, preset=preset, seed=seed)
+    chosen = records if run else latest_records(records, preset=preset, seed=seed)
     if not chosen:
         raise ValueError(
             f"no records for preset {preset!r} and seed {seed} in the store; run "
@@ -459,8 +462,8 @@ def write_report(records, out_dir, preset, seed, figures=True):
         )
     tests = significance_by_dataset(chosen)
     df = summarize(chosen, tests)
-    header = _header(chosen, preset, seed)
-    write_tables(df, chosen, out_dir, preset, seed)
+    header = _header(chosen, preset, seed, run)
+    write_tables(df, chosen, out_dir, preset, seed, run)
     write_significance(tests, out_dir, header)
     verdicts = write_verdicts(df, tests, chosen, out_dir, header)
     tuned = write_tuning_tables(df, chosen, out_dir, header)  # under --tune only

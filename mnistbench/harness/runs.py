@@ -1,0 +1,215 @@
+"""Runs: one entry per ``run``, ``run-all`` or ``learning-curve`` invocation, in
+``<output>/runs.jsonl`` beside the records.
+
+A record says what one unit measured; a run entry says which records one invocation
+used. It holds the run's id (UTC start time to the microsecond plus random hex digits:
+ids sort by start and never repeat), its start and end and how it ended, the options,
+preset and seed, the datasets with their data fingerprints, the models with their
+identities, and every planned unit with the record it used: one it computed, one it
+reused (the folder's own, identical identity), or its failure. ``report`` renders exactly
+one run from that list (:func:`run_records`), so a table always shows the run that was
+made, never the newest record of a name. Entries are appended with the records' rules:
+one ``write``, fsync'd, under the folder's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import sys
+import warnings
+from pathlib import Path
+
+from mnistbench._version import __version__
+from mnistbench.errors import open_regular_file
+from mnistbench.evaluation.records import Record
+from mnistbench.harness.records import RecordStore, _append_line, _json_default
+from mnistbench.hostinfo import host_description
+from mnistbench.reporting.curves import write_curve_report
+from mnistbench.reporting.report import write_report
+
+__all__ = ["RUNS_FILE", "RunLog", "new_run_id", "recorded_run", "render_run", "run_records",
+           "run_summary"]
+
+RUNS_FILE = "runs.jsonl"
+#: What a run did with each planned unit.
+USES = ("computed", "reused", "failed", "timeout", "not run")
+
+
+def new_run_id() -> str:
+    """``20261204T160102.123456Z-3f9a1c``: sorts by start time, unique."""
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunLog:
+    """The run entries of one results folder (``runs.jsonl``)."""
+
+    def __init__(self, folder):
+        self.path = Path(folder) / RUNS_FILE
+
+    def append(self, entry: dict) -> None:
+        _append_line(self.path, json.dumps(entry, default=_json_default))
+
+    def load(self) -> list[dict]:
+        """Every readable entry, oldest first by id; lines that are not entries are
+        skipped with one warning."""
+        if not self.path.exists():
+            return []
+        entries, bad = {}, []
+        with os.fdopen(open_regular_file(self.path, os.O_RDONLY), "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    bad.append(number)
+                    continue
+                if not (isinstance(entry, dict) and isinstance(entry.get("run"), str)
+                        and isinstance(entry.get("units"), list)):
+                    bad.append(number)
+                    continue
+                entries[entry["run"]] = entry
+        if bad:
+            warnings.warn(f"{self.path}: skipped {len(bad)} line(s) that are not run entries "
+                          f"(line {', '.join(map(str, bad[:10]))})", stacklevel=2)
+        return [entries[k] for k in sorted(entries)]
+
+    def choose(self, run_id=None, preset=None, seed=None) -> dict:
+        """The newest run, or the one ``run_id`` names (its full id or a unique start of
+        it), or the newest of ``preset``/``seed``; a :class:`ValueError` lists the runs."""
+        runs = self.load()
+        chosen = [e for e in runs
+                  if (run_id is None or e["run"] == run_id or e["run"].startswith(run_id))
+                  and (preset is None or e.get("preset") == preset)
+                  and (seed is None or e.get("seed") == seed)]
+        exact = [e for e in chosen if e["run"] == run_id]
+        chosen = exact or chosen
+        if run_id is not None and len(chosen) > 1:
+            raise ValueError(f"--run {run_id} starts {len(chosen)} run ids; give more of it. "
+                             f"This folder holds: {self.listing(runs)}")
+        if not chosen:
+            asked = " and ".join(x for x in (run_id and f"run {run_id!r}",
+                                             preset and f"preset {preset!r}",
+                                             seed is not None and f"seed {seed}") if x)
+            raise ValueError(f"no run with {asked}; this folder holds: "
+                             f"{self.listing(runs) or 'no run'}")
+        return chosen[-1]
+
+    @staticmethod
+    def listing(runs) -> str:
+        return "; ".join(run_summary(e) for e in runs)
+
+
+def run_summary(entry: dict) -> str:
+    """One line about a run: id, kind, preset, seed, units, how it ended."""
+    uses = [u.get("used") for u in entry["units"]]
+    counts = ", ".join(f"{uses.count(k)} {k}" for k in USES if uses.count(k))
+    return (f"{entry['run']} ({entry.get('kind', 'run')}, preset {entry.get('preset')}, seed "
+            f"{entry.get('seed')}, {len(uses)} units: {counts or 'none'}; "
+            f"{entry.get('status', 'unknown')})")
+
+
+def run_records(entry: dict, records) -> tuple[list[Record], list[tuple]]:
+    """The records of ``entry``'s units, in plan order, and the keys of units it has no
+    record for (not run, or a record no longer in the store)."""
+    by_ref = {}
+    for r in records:
+        by_ref.setdefault(r.ref, r)
+    found, missing = [], []
+    for unit in entry["units"]:
+        record = by_ref.get(unit.get("record")) if unit.get("record") else None
+        if record is None:
+            missing.append(tuple(unit["key"]))
+        else:
+            found.append(record)
+    return found, missing
+
+
+def render_run(entry: dict, records, out_dir, figures=True):
+    """Tables, figures and report of exactly the run ``entry`` (its units' records out of
+    ``records``); returns its table. ``run`` and a later ``report`` of the run both come
+    here, so they write the same tables."""
+    chosen, missing = run_records(entry, records)
+    if missing and entry.get("status") == "finished":
+        warnings.warn(f"run {entry['run']}: {len(missing)} of its units have no record left in "
+                      "records.jsonl (edited or damaged lines); their rows are missing",
+                      stacklevel=2)
+    if entry.get("kind") == "learning-curve":
+        return write_curve_report(chosen, out_dir, figures=figures)
+    return write_report(chosen, out_dir, entry["preset"], entry["seed"], figures=figures,
+                        run=entry["run"])
+
+
+@dataclasses.dataclass
+class _Run:
+    """A run being made: its entry's fields, filled in as the run goes."""
+
+    entry: dict
+    units: list = dataclasses.field(default_factory=list)
+    reused: dict = dataclasses.field(default_factory=dict)
+
+    def plan(self, units, reused: dict) -> None:
+        """The run's units (in plan order) and ``{key: Record}`` of those it reuses."""
+        self.units, self.reused = list(units), dict(reused)
+
+    def finish(self, store: RecordStore, status: str) -> dict:
+        computed = {r.unit_key: r for r in store.written}  # the last one of a key wins
+        units = []
+        for unit in self.units:
+            key = unit.key
+            record = computed.get(key) or self.reused.get(key)
+            used = ("not run" if record is None else "reused" if key not in computed
+                    else "computed" if record.ok else record.status)
+            units.append({"key": list(key), "used": used,
+                          "record": record.ref if record is not None else None})
+        self.entry.update(ended=_now(), status=status, units=units)
+        return self.entry
+
+
+@contextlib.contextmanager
+def recorded_run(store: RecordStore, kind, opts, preset, datasets, models, fingerprints):
+    """Record the run made inside the block in ``runs.jsonl`` when it ends, however it
+    ends (finished, interrupted, failed). Yields the run: call ``plan`` once the units
+    are known. ``models``: names or ModelSpecs; ``fingerprints``: the planned data
+    fingerprints of the datasets that have one."""
+    run = _Run({
+        "run": new_run_id(), "kind": kind, "started": _now(), "argv": sys.argv[1:],
+        "preset": preset.name, "seed": opts.seed,
+        "options": json.loads(json.dumps(dataclasses.asdict(opts), default=repr)),
+        "datasets": {d: fingerprints.get(d) for d in datasets},
+        "models": {getattr(m, "name", m): _model_entry(m) for m in models},
+        "host": host_description(), "mnistbench": __version__,
+    })
+    status = "finished"
+    try:
+        yield run
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except BaseException as exc:
+        status = f"failed ({type(exc).__name__})"
+        raise
+    finally:
+        if run.units:
+            run.entry["store"] = store.store_id()
+            RunLog(store.path.parent).append(run.finish(store, status))
+
+
+def _model_entry(model) -> dict:
+    origin = getattr(model, "origin", "built-in")
+    identity = getattr(model, "identity", None)
+    if identity is None:
+        return {"origin": origin}
+    blob = json.dumps(identity, sort_keys=True, default=repr).encode()
+    return {"origin": origin, "identity": hashlib.sha256(blob).hexdigest()[:16]}
