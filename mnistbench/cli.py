@@ -21,7 +21,7 @@ from mnistbench.data.registry import (
     check_dataset_name,
     load_dataset,
 )
-from mnistbench.errors import MnistbenchError, UsageError
+from mnistbench.errors import MnistbenchError, UsageError, user_path
 from mnistbench.estimators.devices import system_info
 from mnistbench.estimators.registry import MODELS, is_deep
 from mnistbench.estimators.user_models import entry_point_models, load_models_file, resolve_models
@@ -40,7 +40,7 @@ from mnistbench.harness.finalize import (
     report_errors,
     train_final,
 )
-from mnistbench.harness.options import names_of
+from mnistbench.harness.options import check_gpu_present, names_of
 from mnistbench.harness.runs import RUNS_FILE, RunLog, render_run, run_summary
 from mnistbench.log import progress_logging
 from mnistbench.reporting.curves import write_curve_report
@@ -77,10 +77,17 @@ def _file_models(args) -> list:
 
 
 def _models(args):
-    """``--models`` (default: every built-in model) and the ``--models-from`` files'."""
+    """``--models`` and the ``--models-from`` files' models. Without ``--models``: every
+    built-in model and every model of the files; with it, the models it names, built-in,
+    installed or of the files (a file's model chosen by its name)."""
     names = getattr(args, "models", None)
     files = _file_models(args)
-    return [*(names or MODELS), *files] if files else names
+    if not files:
+        return names
+    if not names:
+        return [*MODELS, *files]
+    by_name = {spec.name: spec for spec in files}
+    return [by_name.get(name, name) for name in names]
 
 
 def cmd_run(args) -> int:
@@ -112,7 +119,7 @@ def _print_table(df):
 def _output(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("empty: name a folder (or a file for train)")
-    return text
+    return user_path(text)
 
 
 def cmd_report(args) -> int:
@@ -236,6 +243,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.device == "gpu":
+        check_gpu_present()
     params = dict(parse_param(p) for p in args.param or [])
     if args.epochs is not None:  # exactly this many: no min_steps floor
         if not is_deep(args.model):

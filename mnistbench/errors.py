@@ -31,6 +31,13 @@ class OutputError(MnistbenchError, OSError):
     """An output file or folder that cannot be written (found before any work)."""
 
 
+def user_path(path) -> str:
+    """The one normaliser of a path a user gives (command line or Python): ``~`` expanded
+    (also when it reached us quoted), as text; every check and every write then uses this
+    same path, so a folder checked is the folder written."""
+    return os.path.expanduser(os.fspath(path))
+
+
 def _existing_ancestor(path: Path) -> Path:
     probe = path
     while not probe.exists() and probe != probe.parent:

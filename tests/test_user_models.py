@@ -115,7 +115,7 @@ def test_a_file_model_is_loaded_again_where_it_is_used_and_checked_by_content(tm
     sent = pickle.loads(pickle.dumps(spec))  # as a worker process receives it
     assert sent.make is None and sent.build(random_state=1).get_params()["max_depth"] == 3
     path.write_text(path.read_text().replace("max_depth=3", "max_depth=4"))
-    with pytest.raises(UsageError, match="changed while the run used it"):
+    with pytest.raises(UsageError, match=r"the code of model 't' changed during the run .*m\.py"):
         pickle.loads(pickle.dumps(spec)).build()
 
 

@@ -177,6 +177,7 @@ class KerasCNNClassifier(KerasClassifierBase):
 
     #: models.is_deep reads this: the "deep" family (models.FAMILIES) and its contract.
     _mnistbench_family = "deep"
+    _mnistbench_input = "images"  # a run gives it images (n, h, w), not flat rows
 
     def __init__(
         self,

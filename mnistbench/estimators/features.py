@@ -321,6 +321,7 @@ class HOGTransformer(TransformerMixin, BaseEstimator):
         The cell size used.
     """
 
+    _mnistbench_input = "images"  # a run gives it images (n, h, w)
     _parameter_constraints = {
         "orientations": [Interval(numbers.Integral, 1, None, closed="left")],
         "pixels_per_cell": [StrOptions({"auto"}), tuple, list],
@@ -390,6 +391,7 @@ class ImageFlattener(TransformerMixin, BaseEstimator):
         Images of another shape are refused (flat rows of the right width pass).
     """
 
+    _mnistbench_input = "images"  # a run gives it images (n, h, w)
     _parameter_constraints = {"rescale": ["boolean"]}
 
     def __init__(self, rescale=True):
@@ -430,6 +432,7 @@ class DeskewTransformer(TransformerMixin, BaseEstimator):
         How to read flat rows (None: square).
     """
 
+    _mnistbench_input = "images"  # a run gives it images (n, h, w)
     _parameter_constraints = {"image_shape": [tuple, list, None]}
 
     def __init__(self, image_shape=None):

@@ -24,10 +24,12 @@ Where user models come from:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
 import inspect
+import os
 import pickle
 import re
 import sys
@@ -68,12 +70,18 @@ class CustomModel:
         The ``set_params`` grid that ``--tune`` searches (no tuned row without one).
     summary : str, optional
         One line for ``mnistbench list``.
+    input : {"images", "rows"}, optional
+        What the run gives it: images ``(n, h, w)``, or flat rows ``(n, h*w)`` of the raw
+        pixels (``X.reshape(len(X), -1)``). Default: "images" for the CNN, mnistbench's
+        image transformers and pipelines that start with them (``_mnistbench_input``),
+        "rows" for any other estimator, so a plain scikit-learn classifier just works.
     """
 
     estimator: Any
     family: str | None = None
     grid: dict | None = None
     summary: str = ""
+    input: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -103,6 +111,7 @@ class ModelSpec:
     param_keys: frozenset = dataclasses.field(default=frozenset(), repr=False)
     final_step: str | None = dataclasses.field(default=None, repr=False)
     source: tuple | None = dataclasses.field(default=None, repr=False)
+    input: str = "images"
 
     @property
     def builtin(self) -> bool:
@@ -119,7 +128,16 @@ class ModelSpec:
                              f"({', '.join(changed)}); nothing is recorded for it under its "
                              "old identity: run the command again")
         make = self.make if self.make is not None else _reload(self)
-        return _instantiate(make, random_state, device, n_jobs)
+        est = _instantiate(make, random_state, device, n_jobs)
+        return _rows_of_pixels(est) if self.input == ROWS else est
+
+    @property
+    def _prefix(self) -> str:
+        return f"{ROWS_STEP}__" if self.input == ROWS else ""
+
+    def search_grid(self, grid: dict) -> dict:
+        """``grid`` (as the user wrote it) keyed for the estimator :meth:`build` returns."""
+        return {self._prefix + k: v for k, v in grid.items()}
 
     def budget(self, params: dict) -> dict:
         """The preset's ``set_params`` overrides as this model takes them: a user's
@@ -130,9 +148,9 @@ class ModelSpec:
         out = {}
         for key, value in params.items():
             if key in self.param_keys:
-                out[key] = value
+                out[self._prefix + key] = value
             elif self.final_step and f"{self.final_step}__{key}" in self.param_keys:
-                out[f"{self.final_step}__{key}"] = value
+                out[f"{self._prefix}{self.final_step}__{key}"] = value
         return out
 
     def __getstate__(self):
@@ -140,6 +158,30 @@ class ModelSpec:
         if self.builtin or self.source is not None:
             state["make"] = None  # rebuilt where it is used: the registry, or the file
         return state
+
+
+#: ``input`` of a model that gets flat rows, and the name its estimator has in the
+#: pipeline that flattens the images for it.
+ROWS, ROWS_STEP = "rows", "model"
+INPUTS = ("images", ROWS)
+
+
+def takes_images(est) -> bool:
+    """Whether ``est`` says it takes images ``(n, h, w)``: the CNN, mnistbench's image
+    transformers (``_mnistbench_input = "images"``) and pipelines that start with one."""
+    steps = getattr(est, "steps", None)
+    if isinstance(steps, list) and steps:
+        return takes_images(steps[0][1])
+    return getattr(est, "_mnistbench_input", None) == "images"
+
+
+def _rows_of_pixels(est):
+    """``est`` behind a step that turns images into flat rows of their raw pixels."""
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415 - keep `mnistbench list` light
+
+    from mnistbench.estimators.features import ImageFlattener  # noqa: PLC0415
+
+    return Pipeline([("images_to_rows", ImageFlattener(rescale=False)), (ROWS_STEP, est)])
 
 
 def builtin_spec(name: str) -> ModelSpec:
@@ -203,10 +245,15 @@ def _spec(name, value, origin, source=None) -> ModelSpec:
         raise UsageError(f"{where}: family={family!r}; choose from {FAMILIES}")
     if custom.grid is not None and not isinstance(custom.grid, Mapping):
         raise UsageError(f"{where}: grid={custom.grid!r} is not a dict of parameter lists")
+    if custom.input not in (None, *INPUTS):
+        raise UsageError(f"{where}: input={custom.input!r}; choose 'images' (n, h, w) or "
+                         "'rows' (n, h*w), or leave it out")
+    model_input = custom.input or ("images" if takes_images(probe) else ROWS)
     try:
         identity = ({"class": render(probe)} if _is_estimator(make) else
                     {"factory": qualname(make), "builds": render(probe)})
         identity["code"] = code_identity(make, probe, files=[source[0]] if source else ())
+        identity["input"] = model_input
         keys = frozenset(probe.get_params(deep=True))
     except Exception as exc:  # noqa: BLE001 - a get_params that fails
         raise UsageError(f"{where}: reading its parameters raised {type(exc).__name__}: "
@@ -216,7 +263,7 @@ def _spec(name, value, origin, source=None) -> ModelSpec:
     final = steps[-1][0] if isinstance(steps, list) and steps else None
     spec = ModelSpec(name, make, family, dict(custom.grid or {}),
                      custom.summary or _summary(make, probe), origin, identity, keys, final,
-                     source)
+                     source, model_input)
     if source is None:
         _check_picklable(spec, where)
     return spec
@@ -243,7 +290,8 @@ def _check_picklable(spec, where):
     module = getattr(type(spec.make) if _is_estimator(spec.make) else spec.make,
                      "__module__", None)
     main = sys.modules.get("__main__")
-    if module == "__main__" and not getattr(main, "__file__", None):
+    if module == "__main__" and not os.path.isfile(getattr(main, "__file__", None) or ""):
+        # an interactive session, a notebook, ``-c`` or a script on standard input
         raise UsageError(f"{where} is defined in an interactive session, which the worker "
                          "processes cannot import: put it in a file and load it with "
                          "mnistbench.load_models_file(PATH)")
@@ -264,6 +312,7 @@ def _check_name(name, origin):
 
 # --------------------------------------------------------------------------- sources
 _FILES: dict = {}  # (path, digest) -> {name: ModelSpec}: each file runs once per process
+_LOADING: list = []  # the models files being run now, innermost last
 
 
 def load_models_file(path, note=None) -> dict:
@@ -296,15 +345,33 @@ def _run_file(path, digest, flag):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # its classes (dataclasses too) resolve by module
+    sys.path.insert(0, str(path.parent))  # a module beside it imports, wherever we run
+    _LOADING.append(path)
     try:
         spec.loader.exec_module(module)
+    except UsageError as exc:
+        sys.modules.pop(module_name, None)
+        raise UsageError(f"{flag}: {exc}") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code, named
         sys.modules.pop(module_name, None)
         line = next((f" (line {f.lineno})" for f in reversed(_frames(exc))
                      if f.filename == str(path)), "")
         raise UsageError(f"{flag}: running it raised {type(exc).__name__}{line}: {exc}; run "
                          f"`python {path}` to see the traceback") from None
+    finally:
+        _LOADING.pop()
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(path.parent))
     return module
+
+
+def check_not_loading_a_models_file(caller) -> None:
+    """A models file that starts a run when it is loaded would start a hidden run inside
+    the real one (and again in every worker): refused, naming the fix."""
+    if _LOADING:
+        raise UsageError(f"it calls {caller} when it is loaded, which would start a run "
+                         "inside the run that loads it; put that call under "
+                         "`if __name__ == \"__main__\":`")
 
 
 def _frames(exc):
@@ -334,15 +401,16 @@ def _reload(spec: ModelSpec):
     path, digest = spec.source
     loaded = load_models_file(path)
     if spec.name not in loaded or loaded[spec.name].source != spec.source:
-        raise UsageError(f"{path} changed while the run used it (its models are identified "
-                         "by its content); run the command again")
+        raise UsageError(f"the code of model {spec.name!r} changed during the run ({path}); "
+                         "nothing is recorded for it under its old identity: run the command "
+                         "again")
     return loaded[spec.name].make
 
 
-def entry_point_models(note=None) -> dict:
+def entry_point_models(note=None, broken=None) -> dict:
     """Models registered by installed packages in the ``mnistbench.models`` entry-point
     group, as ``{name: ModelSpec}``. One that fails to load or check is left out with a
-    ``note`` naming it; the others go on."""
+    ``note`` naming it (and its reason kept in ``broken``, by name); the others go on."""
     from importlib import metadata  # noqa: PLC0415 - only when a name needs it
 
     out = {}
@@ -353,6 +421,9 @@ def entry_point_models(note=None) -> dict:
             _check_name(ep.name, origin)
             out[ep.name] = _spec(ep.name, ep.load(), origin)
         except Exception as exc:  # noqa: BLE001 - an installed package's failure, named
+            why = f"{origin} failed to load ({type(exc).__name__}: {exc})"
+            if broken is not None:
+                broken[ep.name] = why
             if note:
                 note(f"{origin} left out: {type(exc).__name__}: {exc}")
     return out
@@ -369,18 +440,20 @@ def resolve_models(models=None, note=None) -> list:
     """
     if models is None:
         return [builtin_spec(n) for n in MODELS]
-    installed = None
+    installed, broken = None, {}
 
     def from_name(name):
         nonlocal installed
         if name in MODELS:
             return [builtin_spec(name)]
         if installed is None:
-            installed = entry_point_models(note)
+            installed = entry_point_models(note, broken)
         if name == ALL_MODELS:
             return [builtin_spec(n) for n in MODELS] + list(installed.values())
         if name in installed:
             return [installed[name]]
+        if name in broken:  # an installed package's model that fails to load: say why
+            raise UsageError(f"model {name!r}: {broken[name]}; fix or reinstall that package")
         more = f"; installed: {', '.join(installed)}" if installed else ""
         raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}{more}, or "
                          "bring your own: --models-from FILE.py, or (name, estimator) in Python")

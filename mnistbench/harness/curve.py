@@ -15,8 +15,13 @@ from pathlib import Path
 
 from mnistbench.data.registry import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
 from mnistbench.errors import UsageError
-from mnistbench.estimators.user_models import ModelSpec, builtin_spec, resolve_models
-from mnistbench.harness.options import RunOptions, check_whole, names_of
+from mnistbench.estimators.user_models import (
+    ModelSpec,
+    builtin_spec,
+    check_not_loading_a_models_file,
+    resolve_models,
+)
+from mnistbench.harness.options import MAX_UNITS, RunOptions, check_whole, names_of
 from mnistbench.harness.presets import Preset
 from mnistbench.harness.run import (
     check_not_bootstrapping,
@@ -103,6 +108,7 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
     """
     check_not_bootstrapping()
+    check_not_loading_a_models_file("learning_curve")
     opts = RunOptions.from_keywords("learning_curve", **options)
     if opts.cv is not None or opts.repeats != 1 or opts.tune:
         raise UsageError("cv, repeats and tune do not apply to a learning curve (its points "
@@ -115,12 +121,24 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
         check_whole(size, "size", 10, "a stratified subsample needs one image per class")
     datasets = names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS)
     models = resolve_models(models, logger.info)
+    _check_size(datasets, models, sizes, seeds)
     if any(is_user_dataset(name) for name in datasets):  # before any work
         raise UsageError("learning-curve runs on registered datasets (mnist, digits, "
                          "fashion-mnist); the curve of a folder or an npz file is not "
                          "supported yet")
     with progress_logging(opts.quiet):
         return _run(datasets, models, sizes, seeds, opts)
+
+
+def _check_size(datasets, models, sizes, seeds) -> None:
+    """The most units the curve could plan (every size drawn ``seeds`` times), capped as
+    run-all's plans are, before any work."""
+    most = sum(len(set(sizes or CURVE_SIZES.get(d, _GEOMETRIC))) + 1 for d in datasets)
+    n_units = most * len(models) * seeds
+    if n_units > MAX_UNITS:
+        raise UsageError(f"this learning curve could plan {n_units:,} units, more than "
+                         f"{MAX_UNITS:,}; lower --seeds ({seeds:,}) or give fewer --sizes, "
+                         "models or datasets")
 
 
 def curve_preset(base: Preset) -> Preset:

@@ -86,7 +86,7 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         # Keras's epoch lines only when asked (--verbose): by default the progress bar
         # is the one thing on the screen, not lines from every worker interleaved with it.
         final.set_params(verbose=2 if unit.verbose >= 2 else 0)
-    if deep and size is None and not unit.tune:
+    if deep and size is None and not unit.tune and unit.model_spec.input == "images":
         # Learning curves against the held-out part, as the tutorial plots them: for the
         # figures only, never for a training decision (no early stopping on it). Not for
         # a learning-curve point: scoring 10,000 test images after each of the hundreds
@@ -96,8 +96,8 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         fit_kwargs[f"{on}validation_data"] = (X_eval, y_eval)
     search = None
     if unit.tune:  # nested CV: the search sees only this unit's training data
-        search = halving_search(est, unit.tune, seed=seed, max_samples=preset.tune_max_samples,
-                                n_samples=len(y_fit))
+        search = halving_search(est, unit.model_spec.search_grid(unit.tune), seed=seed,
+                                max_samples=preset.tune_max_samples, n_samples=len(y_fit))
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -87,6 +88,25 @@ def _worker_main(conn, data_options, parent_pid):
         return  # the parent is gone: nothing to report to
 
 
+@contextlib.contextmanager
+def _spawnable_main():
+    """A spawned worker imports the main module again from its file; a main module whose
+    ``__file__`` is no file (a script given on standard input, ``<stdin>``) would make
+    every worker fail to start, so it is left out while workers start, as for ``-c``, a
+    notebook or an interactive session."""
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    if (main is None or getattr(main, "__spec__", None) is not None or file is None
+            or os.path.isfile(file)):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = file
+
+
 class _Worker:
     def __init__(self, ctx, threads, data_options, device="auto"):
         self.conn, child = ctx.Pipe()
@@ -98,7 +118,7 @@ class _Worker:
             # own when the parent process disappears.
             daemon=False,
         )
-        with _environ(thread_env(threads, device)):
+        with _environ(thread_env(threads, device)), _spawnable_main():
             self.process.start()
         child.close()
         self.unit = None

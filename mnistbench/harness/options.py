@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.data.registry import ALL_DATASETS, canonical_dataset_name, check_dataset_name
-from mnistbench.errors import UsageError
+from mnistbench.errors import UsageError, user_path
 from mnistbench.estimators.registry import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
 
-__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "names_of"]
+__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "check_gpu_present",
+           "names_of"]
 
 #: Where a run writes when no output folder is given. Not ``results/``: that folder
 #: holds the project's reference results, which a user's run must never overwrite or
@@ -104,6 +105,12 @@ class RunOptions:
         False, "also Keras's per-epoch lines of each CNN unit (by default: the progress bar "
         "and one line per finished unit)", flags=("-v", "--verbose"), action="store_true")
 
+    def __post_init__(self):
+        for name in ("output", "data_file"):  # one path, checked and written
+            value = getattr(self, name)
+            if isinstance(value, (str, os.PathLike)) and str(value).strip():
+                setattr(self, name, user_path(value))
+
     @classmethod
     def from_keywords(cls, caller, **options) -> RunOptions:
         """The options of a Python call (``caller``: its name, for the error): an unknown
@@ -157,6 +164,8 @@ class RunOptions:
         self._check_numbers()
         if self.device not in DEVICES:
             raise UsageError(f"device={self.device!r}: choose 'auto', 'cpu' or 'gpu'")
+        if self.device == "gpu" and not self.scheduler:  # a remote cluster has its own
+            check_gpu_present()
         if not str(self.output).strip():
             raise UsageError("--output is empty; name the folder for the records, tables and "
                              f"figures (default: {DEFAULT_OUTPUT})")
@@ -231,6 +240,17 @@ def check_whole(value, name, low, fix, high=None):
     if not ok or value < low or (high is not None and value > high):
         bound = f"{low} or more" if high is None else f"from {low} to {high}"
         raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")
+
+
+def check_gpu_present() -> None:
+    """``device="gpu"`` on a machine without a usable GPU would run on the CPU while the
+    tables say GPU was asked for: refused before any work."""
+    from mnistbench.estimators.devices import nvidia_gpus  # noqa: PLC0415 - only for gpu
+
+    if not nvidia_gpus():
+        raise UsageError("--device gpu: this machine has no usable GPU (nvidia-smi lists "
+                         "none); `python -m mnistbench info` shows what it offers; use --device "
+                         "auto (a GPU when present, else the CPU) or --device cpu")
 
 
 def names_of(value, what, registry, note=None, default=None) -> list:

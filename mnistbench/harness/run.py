@@ -28,7 +28,7 @@ from mnistbench.data.registry import (
     stage_dataset,
 )
 from mnistbench.errors import UsageError
-from mnistbench.estimators.user_models import resolve_models
+from mnistbench.estimators.user_models import check_not_loading_a_models_file, resolve_models
 from mnistbench.evaluation.robustness import corrupted_sets
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED
@@ -36,6 +36,7 @@ from mnistbench.harness.options import RunOptions, names_of
 from mnistbench.harness.records import RecordStore
 from mnistbench.harness.runners import Runner, make_runner
 from mnistbench.harness.runs import recorded_run, render_run
+from mnistbench.harness.smoke import smoke_check
 from mnistbench.harness.units import plan_units
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
@@ -82,6 +83,7 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
     check_not_bootstrapping()
+    check_not_loading_a_models_file("run_benchmark")
     opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
         datasets, sources = staged_datasets(datasets)
@@ -168,6 +170,7 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
     store.check()
     store.check_own()  # a reference folder is read-only to runs
     loaded = check_data(datasets, preset, opts, sources)
+    smoke_check(models, loaded, preset, opts.tune)  # a model that would fail every unit
     fingerprints = {name: ds.extra["fingerprint"] for name, ds in loaded.items()
                     if is_user_dataset(name) or name in sources}
     with store.writer(wait=opts.wait, say=logger.info):

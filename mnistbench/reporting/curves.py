@@ -10,7 +10,7 @@ import pandas as pd
 from mnistbench.estimators.registry import is_deep_name
 from mnistbench.evaluation.records import Split, as_records
 from mnistbench.reporting.figures import new_figure, save_figure
-from mnistbench.reporting.tables import slug, write_table_files
+from mnistbench.reporting.tables import file_part, write_table_files
 
 __all__ = ["crossover", "curve_point", "curve_split", "curve_table", "write_curve_report"]
 
@@ -155,8 +155,8 @@ def _figures(df, dataset, out_dir) -> list[Path]:
     cost = _size_figure(
         mine, "fit_seconds", "fit seconds (log scale)", log_y=True,
         title=f"{dataset}: fit time against training size (slope: how cost grows)")
-    return (save_figure(accuracy, out_dir, f"{slug(dataset)}_learning_curve")
-            + save_figure(cost, out_dir, f"{slug(dataset)}_fit_time_vs_size"))
+    return (save_figure(accuracy, out_dir, f"{file_part(dataset)}_learning_curve")
+            + save_figure(cost, out_dir, f"{file_part(dataset)}_fit_time_vs_size"))
 
 
 def write_curve_report(records, out_dir, figures=True) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def write_curve_report(records, out_dir, figures=True) -> pd.DataFrame:
         part = df[df["dataset"] == dataset].reset_index(drop=True)
         header = _header(records, dataset) + [crossover(df, dataset)]
         shown = _shown(part)
-        stem = out_dir / f"learning_curve_{slug(dataset)}"
+        stem = out_dir / f"learning_curve_{file_part(dataset)}"
         write_table_files(stem, header[:-1], shown, part, intro=[header[-1] + "."],
                           numparse=True)
         if figures:

@@ -3,7 +3,7 @@ pyplot, so a user's backend and open figures are left alone; PNG and SVG side by
 
 from __future__ import annotations
 
-from pathlib import Path
+from mnistbench.reporting.tables import out_file
 
 __all__ = ["new_figure", "save_figure"]
 
@@ -13,7 +13,7 @@ def save_figure(fig, out_dir, stem):
     fig.tight_layout()
     paths = []
     for ext in ("png", "svg"):
-        path = Path(out_dir) / f"{stem}.{ext}"
+        path = out_file(out_dir, stem, suffix=ext)
         fig.savefig(path, dpi=120)
         paths.append(path)
     return paths

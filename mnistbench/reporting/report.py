@@ -26,7 +26,14 @@ from mnistbench.evaluation.stats import (
 from mnistbench.reporting.figures import new_figure, save_figure
 from mnistbench.reporting.html import write_html_report
 from mnistbench.reporting.robustness import ROBUSTNESS_NOTE, write_robustness
-from mnistbench.reporting.tables import slug, write_table_files
+from mnistbench.reporting.tables import (
+    check_file_parts,
+    comment_md,
+    escape_md,
+    file_part,
+    out_file,
+    write_table_files,
+)
 from mnistbench.reporting.tuning import TUNING_NOTE, write_tuning_tables
 from mnistbench.reporting.verdict import classic_vs_deep
 
@@ -256,7 +263,8 @@ def write_tables(df: pd.DataFrame, records, out_dir, preset, seed, run=None) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     header = _header(records, preset, seed, run)
     written = []
-    parts = [(f"results_{slug(d)}", df[df["dataset"] == d]) for d in sorted(df["dataset"].unique())]
+    parts = [(f"results_{file_part(d)}", df[df["dataset"] == d])
+             for d in sorted(df["dataset"].unique())]
     parts.append(("results_all", df))
     for stem, part in parts:
         part = part.reset_index(drop=True)
@@ -298,7 +306,7 @@ def write_significance(tests, out_dir, header) -> list[Path]:
         shown, notes = significance_table(result)
         if shown.empty:
             continue
-        stem = Path(out_dir) / f"significance_{slug(dataset)}"
+        stem = Path(out_dir) / f"significance_{file_part(dataset)}"
         intro = [f"{dataset}: every pair of models, McNemar's exact test on the test split "
                  "(only A right / only B right: test images exactly one of them got right) and "
                  "the corrected resampled t-test on the paired CV folds; Holm-corrected over "
@@ -415,12 +423,13 @@ def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Pat
     ok = [r for r in records if r.status == "ok"]
     for dataset in sorted({r.dataset for r in ok}):
         mine = [r for r in ok if r.dataset == dataset]
-        stem = slug(dataset)
+        stem = file_part(dataset)
         order = df[(df["dataset"] == dataset)]["model"].tolist()
         figures = {f"{stem}_cv_boxplot": _fold_boxplot(dataset, mine, order)}
         curves = [r for r in mine if r.history and not r.split.is_test]
         for model in sorted({r.model for r in curves}):
-            figures[f"{stem}_{model}_learning_curves"] = _learning_curves(dataset, model, curves)
+            figures[f"{stem}_{file_part(model)}_learning_curves"] = _learning_curves(
+                dataset, model, curves)
         tests = [r for r in mine if r.split.is_test and r.confusion]
         if tests:
             figures[f"{stem}_confusion_best"] = _confusion_best(dataset, tests)
@@ -442,8 +451,8 @@ def write_verdicts(df, tests, records, out_dir, header) -> dict:
         sentence = classic_vs_deep(df, tests, records, dataset)
         if sentence is not None:
             out[dataset] = sentence
-            (Path(out_dir) / f"classic_vs_deep_{slug(dataset)}.md").write_text(
-                "\n".join(f"<!-- {h} -->" for h in header) + "\n\n" + sentence + "\n")
+            out_file(out_dir, "classic_vs_deep", file_part(dataset), suffix="md").write_text(
+                "\n".join(comment_md(h) for h in header) + "\n\n" + escape_md(sentence) + "\n")
     return out
 
 
@@ -455,6 +464,7 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None):
     ``preset``/``seed``."""
     records = as_records(records)
     chosen = records if run else latest_records(records, preset=preset, seed=seed)
+    check_file_parts([r.dataset for r in chosen] + [r.model for r in chosen])
     if not chosen:
         raise ValueError(
             f"no records for preset {preset!r} and seed {seed} in the store; run "
@@ -474,7 +484,8 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None):
     for dataset in sorted(df["dataset"].unique()):
         pairs, notes = significance_table(tests[dataset])
         notes = ([verdicts[dataset]] if dataset in verdicts else []) + notes
-        pngs = [p for p in drawn if p.suffix == ".png" and p.name.startswith(slug(dataset) + "_")]
+        pngs = [p for p in drawn if p.suffix == ".png"
+                and p.name.startswith(file_part(dataset) + "_")]  # parts hold no "_"
         extras = [(title, note, table.get(dataset)) for title, note, table in (
             ("Default and tuned (run-all --tune)", TUNING_NOTE, tuned),
             ("Robustness: accuracy under 15 corruptions", ROBUSTNESS_NOTE, robust))

@@ -12,7 +12,7 @@ from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
 from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.robustness import robustness_table
 from mnistbench.reporting.figures import save_figure
-from mnistbench.reporting.tables import slug, write_table_files
+from mnistbench.reporting.tables import file_part, write_table_files
 
 __all__ = ["ROBUSTNESS_NOTE", "plot_corruptions", "write_corruption_figure", "write_robustness"]
 
@@ -46,7 +46,7 @@ def _heatmap(dataset, table):
 
 
 def write_robustness(records, out_dir, header, figures=True):
-    """``robustness_<slug>.{md,csv,tex}`` and (with ``figures``) the heatmap per dataset
+    """``robustness_<file part>.{md,csv,tex}`` and (with ``figures``) the heatmap per dataset
     with robustness records; returns ``({dataset: displayed table}, [paths])``."""
     records = as_records(records)
     shown_by_dataset, written = {}, []
@@ -59,15 +59,15 @@ def write_robustness(records, out_dir, header, figures=True):
             fmt = "{:.2f}" if col == "relative_mce" else (
                 "{:+.2f}" if col == "mean_drop_points" else "{:.1f}")
             shown[col] = [fmt.format(v) if v == v else "n/a" for v in table[col]]
-        stem = Path(out_dir) / f"robustness_{slug(dataset)}"
+        stem = Path(out_dir) / f"robustness_{file_part(dataset)}"
         lines = [*header, ROBUSTNESS_NOTE + f" Test images per corruption: "
                  f"{int(table['n_images'].iloc[0]):,}."]
         written += write_table_files(stem, lines, shown, table,
                                      f"{dataset}: accuracy under corruptions",
-                                     f"tab:robustness_{slug(dataset)}")
+                                     f"tab:robustness_{file_part(dataset)}")
         if figures:
             written += save_figure(_heatmap(dataset, table), out_dir,
-                                   f"{slug(dataset)}_robustness")
+                                   f"{file_part(dataset)}_robustness")
         shown_by_dataset[dataset] = shown
     return shown_by_dataset, written
 
@@ -94,6 +94,6 @@ def plot_corruptions(image, seed=0, pixel_max=255):
 
 
 def write_corruption_figure(dataset, image, out_dir, seed=0, pixel_max=255) -> list[Path]:
-    """``<slug>_corruptions.{png,svg}``: what the corruptions do to one of ``dataset``'s images."""
+    """``<file part>_corruptions.{png,svg}``: what the corruptions do to one of ``dataset``'s images."""
     return save_figure(plot_corruptions(image, seed, pixel_max), out_dir,
-                       f"{slug(dataset)}_corruptions")
+                       f"{file_part(dataset)}_corruptions")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.tuning import tuning_table
-from mnistbench.reporting.tables import slug, write_table_files
+from mnistbench.reporting.tables import file_part, write_table_files
 
 __all__ = ["TUNING_NOTE", "write_tuning_tables"]
 
@@ -18,7 +18,7 @@ TUNING_NOTE = ("Nested CV: each tuned unit searched its own training data (succe
 
 
 def write_tuning_tables(df: pd.DataFrame, records, out_dir, header) -> dict:
-    """``tuning_<slug(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; returns
+    """``tuning_<file_part(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; returns
     ``{dataset: displayed table}`` (empty without tuned rows)."""
     records = as_records(records)
     table = tuning_table(df, records)
@@ -32,9 +32,9 @@ def write_tuning_tables(df: pd.DataFrame, records, out_dir, header) -> dict:
                                      for v in part["test_gain_points"]]
         for col in ("default_fit_seconds", "tuned_fit_seconds"):
             shown[col] = [f"{v:.2f}" if v == v else "-" for v in part[col]]
-        stem = Path(out_dir) / f"tuning_{slug(dataset)}"
+        stem = Path(out_dir) / f"tuning_{file_part(dataset)}"
         lines = [*header, TUNING_NOTE]
         write_table_files(stem, lines, shown, part, f"{dataset}: default and tuned",
-                          f"tab:tuning_{slug(dataset)}")
+                          f"tab:tuning_{file_part(dataset)}")
         shown_by_dataset[dataset] = shown
     return shown_by_dataset
