@@ -40,7 +40,7 @@ from mnistbench.harness.finalize import (
     report_errors,
     train_final,
 )
-from mnistbench.harness.options import check_gpu_present, names_of
+from mnistbench.harness.options import check_gpu_present, check_seed, names_of
 from mnistbench.harness.runs import RUNS_FILE, RunLog, render_run, run_summary
 from mnistbench.log import progress_logging
 from mnistbench.reporting.curves import write_curve_report
@@ -77,17 +77,17 @@ def _file_models(args) -> list:
 
 
 def _models(args):
-    """``--models`` and the ``--models-from`` files' models. Without ``--models``: every
-    built-in model and every model of the files; with it, the models it names, built-in,
-    installed or of the files (a file's model chosen by its name)."""
+    """``--models`` and the ``--models-from`` files' models: the named built-in or
+    installed models (every built-in one without ``--models``) and every model of the
+    files; when ``--models`` names a model of the files, exactly the named models."""
     names = getattr(args, "models", None)
     files = _file_models(args)
     if not files:
         return names
-    if not names:
-        return [*MODELS, *files]
     by_name = {spec.name: spec for spec in files}
-    return [by_name.get(name, name) for name in names]
+    if names and any(name in by_name for name in names):
+        return [by_name.get(name, name) for name in names]
+    return [*(names or MODELS), *files]
 
 
 def cmd_run(args) -> int:
@@ -123,6 +123,9 @@ def _output(text):
 
 
 def cmd_report(args) -> int:
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output} is a file, not a results folder; give the "
+                         "folder that holds records.jsonl (default: mnistbench-results)")
     store = RecordStore(Path(args.output) / "records.jsonl")
     store.store_id()  # an owner file that cannot be read is named before anything is written
     log = RunLog(args.output)
@@ -245,6 +248,7 @@ def cmd_info(args) -> int:
 def cmd_train(args) -> int:
     if args.device == "gpu":
         check_gpu_present()
+    check_seed(args.seed)
     params = dict(parse_param(p) for p in args.param or [])
     if args.epochs is not None:  # exactly this many: no min_steps floor
         if not is_deep(args.model):

@@ -99,3 +99,53 @@ def test_a_models_file_is_loaded_again_on_each_dask_worker(tmp_path):
                        backend="dask", n_jobs=2)
     assert list(df["model"]) == ["flat-ridge"] and (df["status"] == "ok").all()
     assert len(_records(tmp_path / "out")) == len(SPLITS)
+
+
+def test_a_lost_scheduler_is_one_line_exit_3_and_keeps_the_records(tmp_path):
+    """The scheduler killed mid-run: the units it held are recorded as failed with one
+    line each, one closing line, no traceback, exit 3; finished units stay recorded."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = Path(sys.executable).parent
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--port", str(port),
+                                  "--no-dashboard", "--host", "127.0.0.1"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
+                               "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    out = tmp_path / "out"
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "mnistbench", "run", "--datasets", "digits", "--models",
+             "logreg", "cnn-deep", "--preset", "quick", "--no-figures", "--no-robustness",
+             "--scheduler", address, "--output", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and run.poll() is None:
+            records = out / "records.jsonl"
+            if records.exists() and records.read_text().count("\n") >= 1:
+                break  # a unit finished: now lose the scheduler
+            time.sleep(0.2)
+        scheduler.send_signal(signal.SIGKILL)
+        _, err = run.communicate(timeout=240)
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait()
+    lines = _records(out)
+    if all(r["status"] == "ok" for r in lines):
+        pytest.skip("every unit finished before the scheduler was killed")
+    assert run.returncode == 3, err
+    assert "Traceback" not in err, err
+    assert f"the Dask scheduler at {address} was lost: " in err
+    assert any(r["status"] == "ok" for r in lines)  # what finished is kept
+    failed = [r for r in lines if r["status"] != "ok"]
+    assert {r["error"] for r in failed} == {f"the Dask scheduler at {address} was lost during "
+                                            "the run"}

@@ -113,7 +113,7 @@ def test_a_file_model_is_loaded_again_where_it_is_used_and_checked_by_content(tm
                     "MODELS = {'t': DecisionTreeClassifier(max_depth=3)}\n")
     spec = load_models_file(path)["t"]
     sent = pickle.loads(pickle.dumps(spec))  # as a worker process receives it
-    assert sent.make is None and sent.build(random_state=1).get_params()["max_depth"] == 3
+    assert sent.make is None and sent.build(random_state=1).get_params()["model__max_depth"] == 3
     path.write_text(path.read_text().replace("max_depth=3", "max_depth=4"))
     with pytest.raises(UsageError, match=r"the code of model 't' changed during the run .*m\.py"):
         pickle.loads(pickle.dumps(spec)).build()
@@ -144,7 +144,8 @@ def test_an_estimator_is_cloned_with_the_seed_and_a_factory_called_with_it():
     assert built["forest"].get_params()["randomforestclassifier__random_state"] == 7
     assert built["forest"] is not forest and forest.get_params()[
         "randomforestclassifier__random_state"] is None  # the user's object is untouched
-    assert isinstance(built["lr"], LogisticRegression) and built["lr"].random_state == 7
+    lr = built["lr"].named_steps["model"]  # a plain estimator gets flat rows
+    assert isinstance(lr, LogisticRegression) and lr.random_state == 7
 
 
 def test_identity_is_stable_and_sees_nested_parameters():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,13 @@ def _class_files(root: Path) -> dict:
         if files:
             out[sub.name] = files
     return out
+
+
+def _is_number(name: str) -> bool:
+    """A class folder named by an integer in ASCII digits (``7``, ``07``, ``-1``): its
+    label is that number. Other digits (``٧``, ``７``) keep their folder name as a label."""
+    digits = name[1:] if name.startswith("-") else name
+    return digits.isascii() and digits.isdigit()
 
 
 def _check_one_folder_per_label(root, names) -> None:
@@ -79,7 +87,9 @@ def _cached_folder(cache_path: Path) -> dict | None:
     try:
         with np.load(cache_path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        warnings.warn(f"{cache_path}: a damaged cache file; the folder is read again",
+                      stacklevel=3)
         return None
 
 
@@ -96,6 +106,13 @@ def _read_folder(root, splits, prepare, verbose) -> dict:
                 if img is not None:
                     xs.append(img)
                     ys.append(label)
+        if not xs:
+            total = sum(len(files) for files in classes.values())
+            where = "" if split == "all" else f" in {split}/"
+            raise DataVerificationError(
+                f"{root}: none of the {total} image(s){where} could be read (first: "
+                f"{errors[0] if errors else 'no image files'}); add readable images with "
+                "visible ink")
         shapes = {x.shape for x in xs}
         if len(shapes) > 1:
             raise DataVerificationError(
@@ -117,12 +134,16 @@ def _folder_split(root, arrays, test_size, random_state):
     from sklearn.model_selection import train_test_split  # noqa: PLC0415 - loaded lazily, only when used
 
     y = arrays["y_all"]
-    _, counts = np.unique(y, return_counts=True)
-    if counts.min() < 2:
+    classes, counts = np.unique(y, return_counts=True)
+    n_test = int(np.ceil(test_size * len(y)))
+    if counts.min() < 2 or n_test < len(classes) or len(y) - n_test < len(classes):
+        sizes = dict(zip(classes.tolist(), counts.tolist(), strict=True))
+        need = int(np.ceil(len(classes) / min(test_size, 1 - test_size)))
         raise DataVerificationError(
-            f"{root}: every class needs at least 2 readable images for a train/test split "
-            f"(class sizes: {dict(zip(*np.unique(y, return_counts=True), strict=True))})"
-        )
+            f"{root}: {len(y)} readable image(s) in {len(classes)} classes (sizes: {sizes}) "
+            f"are too few for a stratified train/test split with {test_size:.0%} test: each "
+            f"class needs images on both sides; add images (at least {need} in all, 2 per "
+            "class), or make train/ and test/ folders of your own")
     X_train, X_test, y_train, y_test = train_test_split(
         arrays["x_all"], y, test_size=test_size, stratify=y, random_state=random_state)
     return X_train, y_train, X_test, y_test
@@ -170,7 +191,7 @@ def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cac
             f"{root}: found {len(found)} class folder(s) with images ({sorted(found)}); need at "
             f"least two sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))})"
         )
-    if all(name.lstrip("-").isdigit() for name in found):  # before reading any image
+    if all(_is_number(name) for name in found):  # before reading any image
         _check_one_folder_per_label(root, found)
     fingerprint = _folder_fingerprint(splits, prepare)
     cache_path = cache_dir(cache) / "folders" / f"{fingerprint}.npz"
@@ -182,8 +203,11 @@ def load_image_folder(path, *, prepare=True, test_size=0.25, random_state=0, cac
             _atomic_save_npz(cache_path, arrays)
         except OSError:
             pass  # a read-only cache only costs time
+    if any(len(arrays[k]) == 0 for k in arrays if k.startswith("y_")):  # an old cache
+        raise DataVerificationError(f"{root}: no readable image in a split; add readable "
+                                    "images with visible ink")
     labels = np.concatenate([arrays[k] for k in arrays if k.startswith("y_")])
-    if all(str(v).lstrip("-").isdigit() for v in labels):
+    if all(_is_number(str(v)) for v in labels):
         arrays = {k: (v.astype(np.int64) if k.startswith("y_") else v) for k, v in arrays.items()}
     X_train, y_train, X_test, y_test = _folder_split(root, arrays, test_size, random_state)
     if len(y_train) == 0 or len(y_test) == 0:

@@ -167,6 +167,16 @@ def _grey_from_pil(img) -> np.ndarray:
     return _as_grey(np.asarray(img.convert("RGB")))
 
 
+def _background(rgba) -> tuple:
+    """Black under light ink (white strokes on a transparent sheet), else white: the
+    transparent part is the background, whatever colour its hidden pixels hold."""
+    from skimage.color import rgb2gray  # noqa: PLC0415 - loaded lazily, only when used
+
+    opaque = rgba[..., 3] > 0.5
+    light = opaque.any() and not opaque.all() and rgb2gray(rgba[..., :3])[opaque].mean() > 0.5
+    return (0, 0, 0) if light else (1, 1, 1)
+
+
 def _as_grey(image) -> np.ndarray:
     """An array image (grey or RGB/RGBA, integer or float) as float grey in [0, 1]."""
     from skimage.color import rgb2gray, rgba2rgb  # noqa: PLC0415 - loaded lazily, only when used
@@ -177,8 +187,8 @@ def _as_grey(image) -> np.ndarray:
     if a.ndim == 3 and a.shape[-1] in (3, 4):
         if np.issubdtype(a.dtype, np.integer):
             a = a / float(np.iinfo(a.dtype).max)
-        if a.shape[-1] == 4:
-            a = rgba2rgb(a, background=(1, 1, 1))
+        if a.shape[-1] == 4:  # transparency composited on a background that contrasts
+            a = rgba2rgb(a, background=_background(a))  # with the ink: white ink, black
         return rgb2gray(a)
     if a.ndim != 2:
         raise ValueError(
@@ -284,7 +294,7 @@ def _flatten_background(ink):
     from skimage.transform import resize  # noqa: PLC0415 - loaded lazily, only when used
 
     h, w = ink.shape
-    f = max(1, max(h, w) // 128)
+    f = max(1, min(max(h, w) // 128, min(h, w)))  # a block fits the short side too
     small = ink[: h // f * f, : w // f * f].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
     size = max(3, min(small.shape) // 4)
     background = ndimage.uniform_filter(ndimage.grey_opening(small, size=(size, size)), size)

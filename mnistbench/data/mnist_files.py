@@ -133,8 +133,11 @@ def _arrays_from_npz(path, layout="Keras's mnist.npz layout") -> dict:
         raise
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataVerificationError(f"{path} is damaged or truncated ({exc})") from exc
-    except ValueError as exc:
-        raise DataVerificationError(f"{path} is not a NumPy .npz archive ({exc})") from exc
+    except ValueError as exc:  # numpy reads any other file as a pickle, and refuses it
+        raise DataVerificationError(
+            f"{path} is not a NumPy .npz archive (its bytes are no zip file); save the "
+            "arrays with numpy.savez(PATH, x_train=..., y_train=..., x_test=..., "
+            "y_test=...)") from exc
 
 
 def _read_data_file(path) -> dict:

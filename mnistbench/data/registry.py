@@ -386,14 +386,32 @@ def stage_dataset(ds, cache=None) -> str:
                          "digits and . _ + -, not a registered dataset's), e.g. "
                          "dataclasses.replace(ds, name='my-data')")
     where = f"dataset {name!r}"
-    arrays = {"x_train": np.asarray(ds.X_train), "y_train": np.asarray(ds.y_train),
-              "x_test": np.asarray(ds.X_test), "y_test": np.asarray(ds.y_test),
-              "image_shape": np.asarray(ds.image_shape)}
+    arrays = {key: _one_array(where, attr, getattr(ds, attr)) for key, attr in
+              (("x_train", "X_train"), ("y_train", "y_train"), ("x_test", "X_test"),
+               ("y_test", "y_test"))}
+    if ds.image_shape is not None:  # None: read from the arrays, as in an npz file
+        arrays["image_shape"] = np.asarray(ds.image_shape)
     out, shape, fingerprint = check_user_arrays(where, arrays)
-    pixel_max = check_pixel_max(where, ds.pixel_max, out)
+    pixel_max = check_pixel_max(where, ds.pixel_max, out,
+                                floats=np.issubdtype(arrays["x_train"].dtype, np.floating))
     path = cache_dir(cache) / STAGED_FOLDER / f"{fingerprint}-max{pixel_max}.npz"
     write_user_npz(path, out, shape, pixel_max)
     return NPZ_PREFIX + str(path)
+
+
+def _one_array(where, attr, value) -> np.ndarray:
+    """``value`` as one NumPy array; a ragged list (items of different lengths or shapes)
+    is refused naming the attribute."""
+    try:
+        array = np.asarray(value)
+    except ValueError:
+        array = None
+    if array is None or array.dtype == object:
+        raise DataVerificationError(
+            f"{where}: {attr} is ragged (its items have different lengths or shapes); give "
+            "one array of equal-sized images, e.g. numpy.stack(images), or labels as a flat "
+            "list")
+    return array
 
 
 def canonical_dataset_name(name):

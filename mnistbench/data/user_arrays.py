@@ -23,7 +23,8 @@ def read_user_npz(root: Path) -> tuple[dict, tuple, str]:
     arrays = _arrays_from_npz_file(root)
     out, shape, fingerprint = check_user_arrays(root, arrays)
     if "pixel_max" in arrays:
-        out["pixel_max"] = check_pixel_max(root, arrays["pixel_max"], out)
+        out["pixel_max"] = check_pixel_max(root, arrays["pixel_max"], out,
+                                           floats=_floats(arrays))
     return out, shape, fingerprint
 
 
@@ -37,8 +38,19 @@ def write_user_npz(path: Path, arrays: dict, image_shape, pixel_max) -> None:
     os.replace(tmp, path)
 
 
-def check_pixel_max(where, value, out) -> int:
-    top = int(np.ravel(value)[0]) if np.size(value) == 1 else -1
+def check_pixel_max(where, value, out, floats=False) -> int:
+    """The largest possible pixel value of the converted images ``out`` (uint8 0-255).
+    ``floats``: the images were floats in [0, 1], scaled to 0-255 here, so a
+    ``pixel_max`` of 1 (theirs) is 255 (ours)."""
+    try:
+        top = float(np.ravel(value)[0]) if np.size(value) == 1 else None
+    except (TypeError, ValueError):
+        top = None
+    if top is None or top != int(top):
+        raise DataVerificationError(f"{where}: pixel_max is {value!r}, not a whole number; give "
+                                    "the largest possible pixel value, e.g. 255 for 8-bit "
+                                    "images or 16 for scikit-learn's digits")
+    top = 255 if floats and top == 1 else int(top)
     highest = max(int(out["x_train"].max(initial=0)), int(out["x_test"].max(initial=0)))
     if not highest <= top <= 255:
         raise DataVerificationError(f"{where}: pixel_max is {value!r}; give the largest "
@@ -74,6 +86,10 @@ def check_user_arrays(where, arrays: dict) -> tuple[dict, tuple, str]:
     for key in ("x_train", "y_train", "x_test", "y_test"):
         digest.update(key.encode() + np.ascontiguousarray(out[key]).tobytes())
     return out, shape, digest.hexdigest()[:16]
+
+
+def _floats(arrays) -> bool:
+    return np.issubdtype(np.asarray(arrays["x_train"]).dtype, np.floating)
 
 
 def _labels(root, key, y: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from mnistbench.estimators.architectures import (
 )
 from mnistbench.estimators.devices import keras_device, resolve_precision, resolve_steps_per_execution
 from mnistbench.estimators.features import check_greyscale, check_image_shape, check_labels, image_shape_for
-from mnistbench.estimators.scikeras_compat import KerasClassifierBase, canonical_order
+from mnistbench.estimators.scikeras_compat import KerasClassifierBase, canonical_order, check_known_classes
 
 __all__ = ["ARCHITECTURES", "KerasCNNClassifier", "TrainingWarning", "build_cnn",
            "canonical_order"]
@@ -122,10 +122,9 @@ class KerasCNNClassifier(KerasClassifierBase):
     callbacks : list of keras callbacks, optional
     class_weight : dict or "balanced", optional
     warm_start : bool, default=False
-        Each ``fit`` continues from the current weights, with a fresh cosine cycle (a
-        warm restart: a spent schedule would leave the rate at 0 and nothing would
-        train). ``partial_fit`` trains one epoch per call; its cosine cycle restarts
-        every ``epochs`` calls.
+        Each ``fit`` continues from the current weights, with a fresh cosine cycle (a warm
+        restart: a spent schedule would leave the rate at 0 and nothing would train).
+        ``partial_fit`` trains one epoch per call; its cycle restarts every ``epochs`` calls.
     **kwargs
         Routed parameters in scikeras's style (``fit__shuffle=False``...).
 
@@ -176,8 +175,7 @@ class KerasCNNClassifier(KerasClassifierBase):
     }
 
     #: models.is_deep reads this: the "deep" family (models.FAMILIES) and its contract.
-    _mnistbench_family = "deep"
-    _mnistbench_input = "images"  # a run gives it images (n, h, w), not flat rows
+    _mnistbench_family, _mnistbench_input = "deep", "images"  # a run gives it (n, h, w)
 
     def __init__(
         self,
@@ -405,6 +403,7 @@ class KerasCNNClassifier(KerasClassifierBase):
         fitted = self.initialized_
         images, shape = self._as_images(X, fitting=not fitted)
         y = np.asarray(y)
+        check_known_classes(self.classes_ if fitted else None, y)  # one output per class
         if not fitted:
             self.image_shape_ = shape
             self.x_scale_ = float(np.abs(images).max()) or 1.0

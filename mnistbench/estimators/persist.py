@@ -122,9 +122,13 @@ def read_metadata(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file; make one with `python -m mnistbench train`")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give the model file itself (the .keras or "
+                             "the .skops file `python -m mnistbench train` wrote)")
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(METADATA_MEMBER))
+            members = set(zf.namelist())
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         with open(path, "rb") as fh:
             zipped = fh.read(4) == b"PK\x03\x04"
@@ -139,6 +143,10 @@ def read_metadata(path) -> dict:
         ) from None
     if path.suffix not in SUFFIXES:
         raise ModelFileError(f"{path}: model files end in .keras or .skops")
+    kind = ".keras" if "config.json" in members else ".skops" if "schema.json" in members else None
+    if kind is not None and kind != path.suffix:
+        raise ModelFileError(f"{path}: a {kind} model file renamed to {path.suffix}; rename it "
+                             f"back to {path.with_suffix(kind)}")
     if "dataset" not in meta:
         raise ModelFileError(
             f"{path}: saved by KerasCNNClassifier.save, without training metadata "

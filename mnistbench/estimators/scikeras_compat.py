@@ -44,6 +44,19 @@ def canonical_order(images) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+def check_known_classes(classes, y) -> None:
+    """A later ``partial_fit`` call may not bring labels the network has no output for
+    (``classes``: the fitted ``classes_``; None before the first call)."""
+    if classes is None:
+        return
+    known = np.asarray(classes).tolist()
+    new = sorted(set(np.unique(y).tolist()) - set(known))
+    if new:
+        raise ValueError(f"partial_fit got label(s) {new[:5]} that the first fit did not have "
+                         f"(its classes: {known[:10]}); pass every class to the first call, "
+                         "e.g. partial_fit(X, y, classes=all_labels), or fit anew")
+
+
 class KerasClassifierBase(KerasClassifier):
     """scikeras's ``KerasClassifier`` made a well-behaved scikit-learn classifier.
 

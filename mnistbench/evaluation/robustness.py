@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import time
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -64,15 +66,19 @@ def _generate(ds, idx, seed):
 
 
 def _load_verified(path: Path):
+    """The cached arrays when they match their checksums; None (with one warning) for a
+    damaged cache file (truncated, empty, edited), which is then made again."""
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, KeyError):
-        return None
-    if set(arrays) != set(meta) or any(_digest(a) != meta[k] for k, a in arrays.items()):
-        return None
-    return arrays
+        if set(arrays) == set(meta) and all(_digest(a) == meta[k] for k, a in arrays.items()):
+            return arrays
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        pass
+    warnings.warn(f"{path}: a damaged cache file (it does not match its checksums); made "
+                  "again", stacklevel=3)
+    return None
 
 
 def corrupted_sets(name, ds, n, seed=0, cache=None, log=None) -> dict:

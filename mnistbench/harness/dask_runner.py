@@ -21,6 +21,8 @@ order they finish, so an interrupted distributed run resumes like a local one.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections import Counter
 
@@ -90,10 +92,13 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
                 dashboard_address=None, env=thread_env(threads, units[0].device),
             )
         client = distributed.Client(cluster)
+    quiet = [logging.getLogger(n) for n in ("distributed", "distributed.client")]
+    levels = [q.level for q in quiet]
     try:
         if say:
             n = len(client.scheduler_info(n_workers=-1)["workers"])
             say(f"dask: {n} worker(s) at {client.scheduler.address}, {threads} thread(s) per unit")
+        address, lost = client.scheduler.address, None
         futures = {}
         for unit in units:
             future = client.submit(_run_on_worker, unit, data_options, threads, pure=False,
@@ -101,20 +106,46 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
                                        f"{unit.params_hash}")
             futures[future] = unit
         for future in distributed.as_completed(futures):
-            unit = futures[future]
-            try:
-                record = future.result()
-            except distributed.KilledWorker as exc:
-                record = failed_record(unit, f"the worker running this unit was lost repeatedly "
-                                             f"({exc}); out of memory, or a crash in native code")
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker that cannot unpickle
-                record = failed_record(unit, f"{type(exc).__name__}: {exc}")
+            record, scheduler_lost = _record_of(future, futures[future], client, distributed)
+            if scheduler_lost and not lost:  # its client's reconnect tracebacks say no more
+                lost = address
+                for q in quiet:
+                    q.setLevel(logging.CRITICAL)
             store.append(record)
             statuses[record["status"]] += 1
             if on_record:
                 on_record(record)
+        if lost and say:
+            say(f"the Dask scheduler at {lost} was lost: {statuses['failed']} unit(s) recorded "
+                "as failed, every finished unit kept; start it again and run the same command "
+                "to resume")
     finally:
-        client.close()
+        with contextlib.suppress(Exception):  # a lost scheduler: closing only logs
+            client.close()
         if cluster is not None:
             cluster.close()
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
     return statuses
+
+
+def _record_of(future, unit, client, distributed):
+    """``(record, scheduler lost)`` of a finished future: the unit's own record, or a
+    failed one saying in one line why there is none."""
+    try:
+        return future.result(), False
+    except distributed.KilledWorker as exc:
+        return failed_record(unit, f"the worker running this unit was lost repeatedly "
+                                   f"({exc}); out of memory, or a crash in native code"), False
+    except Exception as exc:  # noqa: BLE001 - e.g. a worker that cannot unpickle
+        if _scheduler_lost(client, exc):
+            address = getattr(client.scheduler, "address", "?")
+            return failed_record(unit, f"the Dask scheduler at {address} was lost during "
+                                       "the run"), True
+        return failed_record(unit, " ".join(f"{type(exc).__name__}: {exc}".split())), False
+
+
+def _scheduler_lost(client, exc) -> bool:
+    """Whether ``exc`` (a future's) means the scheduler itself is gone."""
+    return ("scheduler-connection-lost" in str(exc)
+            or getattr(client, "status", "running") not in ("running", "connecting"))

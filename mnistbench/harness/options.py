@@ -19,7 +19,7 @@ from mnistbench.estimators.registry import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
 
 __all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "check_gpu_present",
-           "names_of"]
+           "check_seed", "names_of"]
 
 #: Where a run writes when no output folder is given. Not ``results/``: that folder
 #: holds the project's reference results, which a user's run must never overwrite or
@@ -205,8 +205,7 @@ class RunOptions:
         if self.threads is not None:
             check_whole(self.threads, "threads", 1, "it is the thread-pool size of each worker; "
                    "leave it out for cores // workers")
-        check_whole(self.seed, "seed", 0, "NumPy and the models take seeds in that range",
-               high=2**32 - 1)
+        check_seed(self.seed)
         if self.cv is not None:
             check_whole(self.cv, "cv", 2, "cross-validation needs at least 2 folds")
         check_whole(self.repeats, "repeats", 1, "it is how many times the K-fold split is repeated")
@@ -240,6 +239,12 @@ def check_whole(value, name, low, fix, high=None):
     if not ok or value < low or (high is not None and value > high):
         bound = f"{low} or more" if high is None else f"from {low} to {high}"
         raise UsageError(f"{name}={value!r}: must be a whole number {bound}; {fix}")
+
+
+def check_seed(seed) -> None:
+    """One seed flows to NumPy and every model, which take 0 to 2**32 - 1."""
+    check_whole(seed, "seed", 0, "NumPy and the models take seeds in that range",
+                high=2**32 - 1)
 
 
 def check_gpu_present() -> None:

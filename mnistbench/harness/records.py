@@ -328,6 +328,10 @@ def _append_line(path: Path, line: str) -> None:
             data = b"\n" + data
         os.write(fd, data)
         os.fsync(fd)
+    except OSError as exc:  # a full disk, say: name the file; what it holds is kept
+        raise OutputError(f"{path}: cannot append to it ({exc.strerror or exc}); free space "
+                          "and run the same command again: every unit recorded so far is "
+                          "kept") from None
     finally:
         os.close(fd)
 

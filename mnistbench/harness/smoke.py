@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from mnistbench.errors import UsageError
-from mnistbench.estimators.user_models import ModelSpec
+from mnistbench.estimators.user_models import ROWS, ROWS_STEP, ModelSpec
 
 __all__ = ["PER_CLASS", "smoke_check"]
 
@@ -42,7 +42,8 @@ def _sample(ds):
 def _check(spec: ModelSpec, dataset, ds, preset, tune):
     where = f"model {spec.name!r} ({spec.origin}) on {dataset}"
     est = spec.build(random_state=0, n_jobs=1)
-    if not callable(getattr(est, "set_params", None)):
+    own = est.named_steps[ROWS_STEP] if spec.input == ROWS else est  # not our flattening step
+    if not callable(getattr(own, "set_params", None)):
         raise UsageError(f"{where}: it has no set_params, which the run needs to set its "
                          "budget; derive it from sklearn.base.BaseEstimator")
     params = spec.budget(preset.params_for(spec.name, spec.family))

@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from mnistbench.evaluation.records import as_records
+from mnistbench.reporting.tables import write_text
 
 __all__ = ["write_html_report"]
 
@@ -110,5 +111,5 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
             for d, m, status, error in problems) + "</ul>\n")
     parts.append("</body></html>\n")
     path = Path(out_dir) / "report.html"
-    path.write_text("".join(parts), encoding="utf-8")
+    write_text(path, "".join(parts))
     return path

@@ -33,6 +33,7 @@ from mnistbench.reporting.tables import (
     file_part,
     out_file,
     write_table_files,
+    write_text,
 )
 from mnistbench.reporting.tuning import TUNING_NOTE, write_tuning_tables
 from mnistbench.reporting.verdict import classic_vs_deep
@@ -451,8 +452,9 @@ def write_verdicts(df, tests, records, out_dir, header) -> dict:
         sentence = classic_vs_deep(df, tests, records, dataset)
         if sentence is not None:
             out[dataset] = sentence
-            out_file(out_dir, "classic_vs_deep", file_part(dataset), suffix="md").write_text(
-                "\n".join(comment_md(h) for h in header) + "\n\n" + escape_md(sentence) + "\n")
+            write_text(out_file(out_dir, "classic_vs_deep", file_part(dataset), suffix="md"),
+                       "\n".join(comment_md(h) for h in header) + "\n\n" + escape_md(sentence)
+                       + "\n")
     return out
 
 

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["check_file_parts", "escape_md", "file_part", "out_file", "write_table_files"]
+from mnistbench.errors import OutputError
+
+__all__ = ["check_file_parts", "escape_md", "file_part", "out_file", "write_table_files",
+           "write_text"]
 
 
 #: Longest name part kept before its hash (file systems allow 255 bytes a name).
@@ -64,6 +67,17 @@ def out_file(out_dir, *parts: str, suffix: str) -> Path:
         raise ValueError(f"{path} is not inside {out_dir}: a name reached a file name "
                          "unsanitised; this is a bug in mnistbench")
     return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a report file; a failure (a full disk, a folder made read-only) names the
+    file, and the records it was rendered from are untouched."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write it ({exc.strerror or exc}); free space or "
+                          "fix the folder, then `python -m mnistbench report` renders it "
+                          "again from the records, which are kept") from None
 
 
 def escape_md(text) -> str:
@@ -124,7 +138,7 @@ def write_table_files(stem: Path, header, shown: pd.DataFrame, data: pd.DataFram
     written = []
     for fmt in formats:
         path = out_file(stem.parent, stem.name, suffix=fmt)  # never with_suffix: names hold dots
-        path.write_text(writers[fmt]())
+        write_text(path, writers[fmt]())
         written.append(path)
     return written
 
