@@ -107,6 +107,7 @@ class Record:
     thread_caps: Any = None
     history: dict | None = None
     budget: dict | None = None
+    test_set: str | None = None
     labels: list | None = None
     class_names: list | None = None
     confusion: list | None = None

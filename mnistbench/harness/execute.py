@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 import warnings
@@ -44,6 +45,16 @@ def _data(dataset, preset: Preset, seed, data_options):
         _DATA_CACHE.clear()  # one dataset in memory at a time
         _DATA_CACHE[key] = (ds, X_cv, y_cv, X_tr, y_tr)
     return _DATA_CACHE[key]
+
+
+def test_set_fingerprint(ds) -> str:
+    """SHA-256 (16 hex digits) of a dataset's test images and labels, in order: two test
+    records scored the same images exactly when theirs agree."""
+    digest = hashlib.sha256()
+    for array in (ds.X_test, ds.y_test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _split(unit: Unit, data_options):
@@ -133,6 +144,7 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         record["budget"] = {"epochs": final.epochs_, "batch_size": final.batch_size_,
                             "steps": final.epochs_ * final._epoch_steps}
     if unit.split == "test":
+        record["test_set"] = test_set_fingerprint(ds)  # `compare` pairs runs on it
         labels = np.unique(np.concatenate([np.asarray(y_eval), np.asarray(pred)]))
         record["labels"] = labels.tolist()
         names = ds.extra.get("class_names")
