@@ -1,7 +1,9 @@
 """Does a faster code give the same answers? Two run-all record files, row by row.
 
 For each (dataset, model) row of the reference run (the old code) and the new run, from
-the same ``run_all_walltime.py`` invocation (its ``pair``):
+the same ``run_all_walltime.py`` invocation (its ``pair``), compared by the one
+implementation ``mnistbench compare`` uses (:mod:`mnistbench.evaluation.agreement`), and
+judged by this benchmark's rules:
 
 * the final fits' test predictions against each other: McNemar's exact test on the paired
   correctness, p >= 0.05;
@@ -22,7 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from _common import RESULTS, markdown_table, now, read_jsonl
 
 OUT = RESULTS / "bench" / "same_answers.json"
@@ -32,55 +33,39 @@ MNIST_DROP = 0.0010
 IMAGES_DROP = 2
 
 
-def _rows(path):
-    rows = {}
-    for r in read_jsonl(Path(path)):
-        if r.get("status") != "ok" or r.get("preset") != "default":
-            continue
-        row = rows.setdefault((r["dataset"], r["model"]), {"folds": [], "test": None})
-        if r["split"] == "test":
-            row["test"] = r
-        else:
-            row["folds"].append(r)
-    return rows
+def _default_records(path):
+    from mnistbench.harness.records import RecordStore
+
+    return [r for r in RecordStore(Path(path)).load() if r.preset == "default"]
 
 
 def compare(new_path, old_path) -> list[dict]:
-    from mnistbench.evaluation.stats import corrected_cv_interval, decode_predictions, mcnemar_exact
+    """The rows of :func:`mnistbench.evaluation.agreement.compare_records` (A: the
+    reference code's run, B: the new code's), judged by this benchmark's rules."""
+    from mnistbench.evaluation.agreement import compare_records
 
-    new, old = _rows(new_path), _rows(old_path)
-    out = []
-    for key in sorted(old):
-        dataset, model = key
-        a, b = new.get(key), old[key]
-        if a is None or a["test"] is None or b["test"] is None:
-            out.append({"dataset": dataset, "model": model, "same": False,
-                        "why": "missing in the new run"})
-            continue
-        _, right_new = decode_predictions(a["test"]["predictions"])
-        _, right_old = decode_predictions(b["test"]["predictions"])
-        p, only_new, only_old = mcnemar_exact(right_new, right_old)
-        n_test = len(right_new)
-        drop = (int(right_old.sum()) - int(right_new.sum()))
-        allowed = round(MNIST_DROP * n_test) if dataset == "mnist" else IMAGES_DROP
-        scores = [r["accuracy"] for r in b["folds"]]
-        mean, low, high = corrected_cv_interval(
-            scores, np.mean([r["n_train"] for r in b["folds"]]),
-            np.mean([r["n_test"] for r in b["folds"]]))
-        new_cv = float(np.mean([r["accuracy"] for r in a["folds"]]))
-        checks = {"mcnemar": bool(p >= 0.05), "test drop": bool(drop <= allowed),
-                  "cv inside": bool(low <= new_cv <= high)}
+    result = compare_records(_default_records(old_path), _default_records(new_path))
+    out = [{"dataset": d, "model": m, "same": False, "why": "missing in the new run"}
+           for d, m in result["only_a"]]
+    out += [{"dataset": r["dataset"], "model": r["model"], "same": False, "why": r["why"]}
+            for r in result["not_compared"]]
+    for row in result["rows"]:
+        drop = round((row["accuracy_a"] - row["accuracy_b"]) * row["n_test"])
+        allowed = round(MNIST_DROP * row["n_test"]) if row["dataset"] == "mnist" else IMAGES_DROP
+        checks = {"mcnemar": bool(row["mcnemar_p"] >= 0.05), "test drop": bool(drop <= allowed),
+                  "cv inside": bool(row["cv_inside"])}
         out.append({
-            "dataset": dataset, "model": model,
-            "test_new": a["test"]["accuracy"], "test_old": b["test"]["accuracy"],
+            "dataset": row["dataset"], "model": row["model"],
+            "test_new": row["accuracy_b"], "test_old": row["accuracy_a"],
             "images_fewer_right": drop, "allowed": allowed,
-            "mcnemar_p": p, "only_new_right": only_new, "only_old_right": only_old,
-            "cv_new": new_cv, "cv_old": mean, "cv_old_low": low, "cv_old_high": high,
-            "fit_seconds_new": round(sum(r["fit_seconds"] for r in [a["test"], *a["folds"]]), 1),
-            "fit_seconds_old": round(sum(r["fit_seconds"] for r in [b["test"], *b["folds"]]), 1),
-            "checks": checks, "same": all(checks.values()),
+            "mcnemar_p": row["mcnemar_p"], "only_new_right": row["only_b"],
+            "only_old_right": row["only_a"], "cv_new": row["cv_mean_b"],
+            "cv_old": row["cv_mean_a"], "cv_old_low": row["cv_low_a"],
+            "cv_old_high": row["cv_high_a"], "fit_seconds_new": round(row["fit_seconds_b"], 1),
+            "fit_seconds_old": round(row["fit_seconds_a"], 1), "checks": checks,
+            "same": all(checks.values()),
         })
-    return out
+    return sorted(out, key=lambda r: (r["dataset"], r["model"]))
 
 
 def _why(row):

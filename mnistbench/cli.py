@@ -25,6 +25,7 @@ from mnistbench.errors import MnistbenchError, UsageError, user_path
 from mnistbench.estimators.devices import system_info
 from mnistbench.estimators.registry import MODELS, is_deep
 from mnistbench.estimators.user_models import entry_point_models, load_models_file, resolve_models
+from mnistbench.evaluation.agreement import compare_records, summary_line
 from mnistbench.harness import (
     DEFAULT_OUTPUT,
     PRESETS,
@@ -41,8 +42,19 @@ from mnistbench.harness.finalize import (
     train_final,
 )
 from mnistbench.harness.options import check_gpu_present, check_seed, names_of
-from mnistbench.harness.runs import RUNS_FILE, RunLog, render_run, run_summary
+from mnistbench.harness.runs import (
+    RUNS_FILE,
+    RunLog,
+    benchmark_records,
+    render_run,
+    run_summary,
+)
 from mnistbench.log import progress_logging
+from mnistbench.reporting.compare_tables import (
+    compare_display,
+    compare_notes,
+    write_compare_tables,
+)
 from mnistbench.reporting.curves import write_curve_report
 from mnistbench.reporting.report import choose_run, runs_in, write_report
 
@@ -142,8 +154,9 @@ def cmd_report(args) -> int:
           + "".join(f"  {run_summary(e)}\n" for e in shown)
           + f"rendering run {entry['run']}; --run ID renders another", file=sys.stderr)
     records = store.load()
+    reference = benchmark_records(args.reference)[::-1] if args.reference else None
     try:
-        df = render_run(entry, records, args.output, figures=args.figures)
+        df = render_run(entry, records, args.output, figures=args.figures, reference=reference)
     except ValueError:
         raise MnistbenchError(f"{args.output}: run {entry['run']} has no record to render "
                               f"({run_summary(entry)}); --run ID renders another") from None
@@ -187,9 +200,29 @@ def _report_unrecorded(args, store):
     if others:
         print(f"rendering the records of preset {preset}, seed {seed}; this folder also holds "
               f"{', '.join(others)}: --preset and --seed choose one", file=sys.stderr)
-    df = write_report(rest, args.output, preset, seed, figures=args.figures)
+    reference = benchmark_records(args.reference)[::-1] if args.reference else None
+    df = write_report(rest, args.output, preset, seed, figures=args.figures, reference=reference)
     _print_table(df)
     print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """Do two runs give the same answers? Row by row, on the same test images."""
+    records_a, label_a = benchmark_records(args.a, args.run_a)
+    records_b, label_b = benchmark_records(args.b, args.run_b)
+    result = compare_records(records_a, records_b)
+    if args.output:
+        write_compare_tables(result, args.output, label_a, label_b)
+    if args.json:
+        print(json.dumps({**result, "a": label_a, "b": label_b,
+                          "summary": summary_line(result)}, default=str))
+        return 0
+    print("\n".join(compare_notes(result, label_a, label_b)))
+    shown = compare_display(result["rows"]).drop(columns=["devices A / B"])
+    print(shown.to_string(index=False))
+    if args.output:
+        print(f"compare tables written to {args.output}/", file=sys.stderr)
     return 0
 
 
@@ -411,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "`--output results` re-renders the reference results)")
     p.add_argument("--no-figures", dest="figures", action="store_false",
                    help="tables and report.html only, no figures")
+    p.add_argument("--reference", metavar="DIR", type=_output,
+                   help="also compare the run with the newest run of DIR (e.g. results): "
+                   "compare_* tables and a section of report.html")
     p.add_argument("--run", metavar="ID", help="the run to render: its id, or a unique start of "
                    "it (default: the newest run; report lists the runs the folder holds)")
     p.add_argument("--preset", help="render the newest run of this preset, as its records name "
@@ -418,6 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="render the newest run of this seed (default: the "
                    "newest run's)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="do two runs give the same answers? row by row, on the "
+                       "same test images")
+    p.add_argument("a", metavar="A", type=_output, help="the reference results folder, e.g. "
+                   "results (the shipped reference run)")
+    p.add_argument("b", metavar="B", type=_output, help="the results folder to check, e.g. "
+                   "mnistbench-results")
+    p.add_argument("--run-a", metavar="ID", help="A's run (default: its newest benchmark run)")
+    p.add_argument("--run-b", metavar="ID", help="B's run (default: its newest benchmark run)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the "
+                   "table")
+    p.add_argument("--output", metavar="DIR", type=_output,
+                   help="also write compare_*.{md,csv,html} there")
+    p.set_defaults(func=cmd_compare)
 
     _add_model_file_commands(sub)
     return parser

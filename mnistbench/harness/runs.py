@@ -26,15 +26,15 @@ import warnings
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.errors import open_regular_file
+from mnistbench.errors import UsageError, open_regular_file
 from mnistbench.evaluation.records import Record
 from mnistbench.harness.records import RecordStore, _append_line, _json_default
 from mnistbench.hostinfo import host_description
 from mnistbench.reporting.curves import write_curve_report
-from mnistbench.reporting.report import write_report
+from mnistbench.reporting.report import choose_run, latest_records, write_report
 
-__all__ = ["RUNS_FILE", "RunLog", "new_run_id", "recorded_run", "render_run", "run_records",
-           "run_summary"]
+__all__ = ["RUNS_FILE", "RunLog", "benchmark_records", "new_run_id", "recorded_run", "render_run",
+           "run_records", "run_summary"]
 
 RUNS_FILE = "runs.jsonl"
 #: What a run did with each planned unit.
@@ -85,14 +85,16 @@ class RunLog:
                           f"(line {', '.join(map(str, bad[:10]))})", stacklevel=2)
         return [entries[k] for k in sorted(entries)]
 
-    def choose(self, run_id=None, preset=None, seed=None) -> dict:
+    def choose(self, run_id=None, preset=None, seed=None, kind=None) -> dict:
         """The newest run, or the one ``run_id`` names (its full id or a unique start of
-        it), or the newest of ``preset``/``seed``; a :class:`ValueError` lists the runs."""
+        it), or the newest of ``preset``/``seed`` (and ``kind``); a :class:`ValueError`
+        lists the runs."""
         runs = self.load()
         chosen = [e for e in runs
                   if (run_id is None or e["run"] == run_id or e["run"].startswith(run_id))
                   and (preset is None or e.get("preset") == preset)
-                  and (seed is None or e.get("seed") == seed)]
+                  and (seed is None or e.get("seed") == seed)
+                  and (kind is None or run_id is not None or e.get("kind") == kind)]
         exact = [e for e in chosen if e["run"] == run_id]
         chosen = exact or chosen
         if run_id is not None and len(chosen) > 1:
@@ -136,10 +138,38 @@ def run_records(entry: dict, records) -> tuple[list[Record], list[tuple]]:
     return found, missing
 
 
-def render_run(entry: dict, records, out_dir, figures=True):
+def benchmark_records(folder, run_id=None) -> tuple[list[Record], str]:
+    """The records of one benchmark run of ``folder`` (the newest, or ``run_id``) and a
+    label naming it; a folder written before runs were recorded gives the newest records
+    of its newest preset and seed. A :class:`UsageError` when there is none."""
+    store = RecordStore(Path(folder) / "records.jsonl")
+    log = RunLog(folder)
+    if log.load():
+        try:
+            entry = log.choose(run_id, kind="benchmark")
+        except ValueError as exc:
+            raise UsageError(f"{folder}: {exc}") from None
+        if entry.get("kind") == "learning-curve":
+            raise UsageError(f"{folder}: run {entry['run']} is a learning curve, not a "
+                             "benchmark run; give a run of run or run-all")
+        return run_records(entry, store.load())[0], f"{folder} run {entry['run']}"
+    if run_id is not None:
+        raise UsageError(f"{folder}: --run {run_id}: this folder records no runs (it was "
+                         "written before runs were recorded)")
+    records = [r for r in store.reportable() if not r.split.is_curve]
+    if not records:
+        raise UsageError(f"{folder}: no records of a run here; give a folder that holds a "
+                         "run's records.jsonl (run-all writes mnistbench-results/)")
+    preset, seed = choose_run(records)
+    return (latest_records(records, preset, seed),
+            f"{folder} (preset {preset}, seed {seed}; written before runs were recorded)")
+
+
+def render_run(entry: dict, records, out_dir, figures=True, reference=None):
     """Tables, figures and report of exactly the run ``entry`` (its units' records out of
     ``records``); returns its table. ``run`` and a later ``report`` of the run both come
-    here, so they write the same tables."""
+    here, so they write the same tables. ``reference``: ``(label, records)`` of a run to
+    compare this one with (``report --reference``)."""
     chosen, missing = run_records(entry, records)
     if missing and entry.get("status") == "finished":
         warnings.warn(f"run {entry['run']}: {len(missing)} of its units have no record left in "
@@ -148,7 +178,7 @@ def render_run(entry: dict, records, out_dir, figures=True):
     if entry.get("kind") == "learning-curve":
         return write_curve_report(chosen, out_dir, figures=figures)
     return write_report(chosen, out_dir, entry["preset"], entry["seed"], figures=figures,
-                        run=entry["run"])
+                        run=entry["run"], reference=reference)
 
 
 @dataclasses.dataclass

@@ -73,13 +73,15 @@ def _figure(path: Path) -> str:
     return f'<img alt="{_esc(path.stem)}" src="data:image/png;base64,{data}">\n'
 
 
-def write_html_report(sections, records, out_dir, preset, seed, header, problems, note) -> Path:
+def write_html_report(sections, records, out_dir, preset, seed, header, problems, note,
+                      comparison=None) -> Path:
     """Write ``out_dir/report.html``.
 
     ``sections``: per dataset ``(name, display table, pairwise table, notes, PNG paths,
     extras)``, extras being ``[(title, note, table)]`` (tuned vs default, robustness);
     ``problems``: ``[(dataset, model, status, error)]`` of the models that did not finish;
-    ``note``: how to read the tables' intervals and groups.
+    ``note``: how to read the tables' intervals and groups; ``comparison``: ``(notes,
+    table)`` of this run against a reference run (``report --reference``).
     """
     records = as_records(records)
     parts = [
@@ -90,6 +92,11 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
         "<h2>Protocol</h2>\n", _dl(_protocol(records, preset, seed)),
         "<h2>Machine</h2>\n", _dl(_machine(records)),
     ]
+    if comparison is not None:
+        notes, table = comparison
+        parts += ["<h2>Same answers as the reference?</h2>\n",
+                  "".join(f"<p class='note'>{_esc(n)}</p>\n" for n in notes),
+                  table.to_html(index=False, escape=True), "\n"]
     for dataset, table, pairs, notes, pngs, extras in sections:
         parts += [f"<h2>{_esc(dataset)}</h2>\n", f"<p class='note'>{_esc(note)}</p>\n",
                   table.to_html(index=False, escape=True), "\n"]

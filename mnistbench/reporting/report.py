@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mnistbench.evaluation.agreement import compare_records
 from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.stats import (
     corrected_cv_interval,
@@ -22,6 +23,12 @@ from mnistbench.evaluation.stats import (
     groups,
     pairwise_tests,
     wilson_interval,
+)
+from mnistbench.reporting.compare_tables import (
+    COMPARE_NOTE,
+    compare_display,
+    compare_notes,
+    write_compare_tables,
 )
 from mnistbench.reporting.figures import new_figure, save_figure
 from mnistbench.reporting.html import write_html_report
@@ -458,12 +465,13 @@ def write_verdicts(df, tests, records, out_dir, header) -> dict:
     return out
 
 
-def write_report(records, out_dir, preset, seed, figures=True, run=None):
+def write_report(records, out_dir, preset, seed, figures=True, run=None, reference=None):
     """Tables, significance tables, figures (unless ``figures=False``) and one
     self-contained ``report.html``; returns the table. ``run``: the id of the run whose
     records ``records`` are (exactly one per unit, named in every header); without it
     (a folder written before runs were recorded), the newest records of
-    ``preset``/``seed``."""
+    ``preset``/``seed``. ``reference``: ``(label, records)`` of a run to compare this one
+    with: ``compare_*`` tables and a section of report.html."""
     records = as_records(records)
     chosen = records if run else latest_records(records, preset=preset, seed=seed)
     check_file_parts([r.dataset for r in chosen] + [r.model for r in chosen])
@@ -496,5 +504,13 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None):
                          pairs, notes, pngs, extras))
     problems = [(r.dataset, r.model, r.status, r.error) for r in df.itertuples()
                 if r.status != "ok"]
-    write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE)
+    comparison = None
+    if reference is not None:
+        label, reference_records = reference
+        result = compare_records(reference_records, chosen)
+        write_compare_tables(result, out_dir, label, f"this run ({run or 'newest records'})")
+        comparison = (compare_notes(result, label, "this run") + [COMPARE_NOTE],
+                      compare_display(result["rows"]))
+    write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE,
+                      comparison)
     return df
