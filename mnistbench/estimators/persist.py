@@ -15,7 +15,10 @@ dataset, classes, image shape, pixel range, test accuracy, versions):
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import sys
 import time
 import zipfile
 from importlib import metadata
@@ -53,6 +56,28 @@ TRUSTED_TYPES = frozenset({
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
 })
+
+
+#: Module paths that files saved by earlier versions name, and where those modules are
+#: now: loading a file makes the old names resolve to the new modules while it loads.
+OLD_MODULES = {
+    "mnistbench.features": "mnistbench.estimators.features",
+    "mnistbench.models": "mnistbench.estimators.registry",
+}
+
+
+@contextlib.contextmanager
+def _old_module_paths():
+    """The old module paths of :data:`OLD_MODULES` as aliases of the new modules, for the
+    duration of one load (nothing else imports them)."""
+    added = [old for old in OLD_MODULES if old not in sys.modules]
+    for old in added:
+        sys.modules[old] = importlib.import_module(OLD_MODULES[old])
+    try:
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
 
 
 class ModelFileError(MnistbenchError, ValueError):
@@ -181,7 +206,8 @@ def load_model(path, trust=False):
                 f"{', '.join(unknown)}. If you made this file or trust its origin, pass --trust "
                 "(load_model(..., trust=True))"
             )
-        return sio.load(path, trusted=list(untrusted)), meta
+        with _old_module_paths():
+            return sio.load(path, trusted=list(untrusted)), meta
     except (ModelFileError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the loader says, it is this file
