@@ -2,8 +2,9 @@
 
 Uses Debian's Chromium (``apt-get install chromium``) driven by Playwright
 (``pip install playwright``; no browser download: the system Chromium is launched).
-Records every request the page makes, the console errors, and each image's decoded
-size; writes the verdict with the machine to ``results/report_html_check.json``::
+Records every request the page makes, the console errors, each image's decoded size and
+whether the page is wider than a 1280-pixel window (a wide table scrolls in its own box);
+writes the verdict with the machine to ``results/report_html_check.json``::
 
     python -m mnistbench report --output results      # writes results/report.html
     python benchmarks/report_html_check.py results/report.html
@@ -40,6 +41,12 @@ def check(path: Path, executable=CHROMIUM, allowed=None) -> dict:
         images = page.evaluate("""() => Array.from(document.images).map(i => ({
             alt: i.alt, complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}))""")
         title = page.title()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        overflow = page.evaluate("""() => ({page: document.documentElement.scrollWidth,
+            window: window.innerWidth,
+            tables: Array.from(document.querySelectorAll('table')).filter(
+                t => t.getBoundingClientRect().right > window.innerWidth + 1
+                     && !t.closest('.wide')).length})""")
         browser.close()
     outside = [u for u in requests if u != url and not u.startswith("data:")
                and not (allowed and u.startswith(allowed))]
@@ -47,7 +54,10 @@ def check(path: Path, executable=CHROMIUM, allowed=None) -> dict:
     return {"file": str(path), "bytes": path.stat().st_size, "title": title,
             "images": len(images), "broken_images": broken, "requests_outside_the_file": outside,
             "console_errors": console_errors,
-            "ok": bool(images) and not broken and not outside and not console_errors}
+            "page_width_px": overflow["page"], "window_width_px": overflow["window"],
+            "tables_past_the_page": overflow["tables"],
+            "ok": (bool(images) and not broken and not outside and not console_errors
+                   and overflow["page"] <= overflow["window"] and not overflow["tables"])}
 
 
 def main():

@@ -91,3 +91,14 @@ def test_hostile_strings_in_every_field_are_escaped_in_every_file(tmp_path):
         else:  # Markdown and HTML: no live markup made of a copied string
             assert "<script>" not in text and "<!--" not in text, path
     assert not list(Path(tmp_path).glob("evil*"))
+
+
+def test_report_html_gives_the_verdict_first_and_boxes_every_table(tmp_path):
+    records = [r for r in _records("digits", ["logreg", "cnn-deep"]) if not r.split.is_curve]
+    write_report(records, tmp_path, "quick", 0, figures=False, run="r1")
+    page = (tmp_path / "report.html").read_text()
+    verdict = page.index("<h2>Classic vs deep</h2>")
+    assert verdict < page.index("<h2>Protocol</h2>") < page.index("<table")
+    sentence = (tmp_path / "classic_vs_deep_digits.md").read_text().splitlines()[-1]
+    assert sentence.split(" (")[0] in page[verdict:page.index("<h2>Protocol</h2>")]
+    assert page.count("<table") == page.count("<div class='wide'><table")

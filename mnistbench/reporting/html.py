@@ -22,6 +22,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; margin: 0.5em 0; } .note { color: #555; font-size: 0.9em; }
+.wide { overflow-x: auto; max-width: 100%; } .verdict { font-size: 1.05em; }
 dt { font-weight: 600; } dd { margin: 0 0 0.4em 1.5em; }
 """
 
@@ -73,15 +74,21 @@ def _figure(path: Path) -> str:
     return f'<img alt="{_esc(path.stem)}" src="data:image/png;base64,{data}">\n'
 
 
+def _table(frame) -> str:
+    """A table in a box of the page's width: a wide one scrolls inside it, the page not."""
+    return "<div class='wide'>" + frame.to_html(index=False, escape=True) + "</div>\n"
+
+
 def write_html_report(sections, records, out_dir, preset, seed, header, problems, note,
-                      comparison=None) -> Path:
+                      comparison=None, verdicts=None) -> Path:
     """Write ``out_dir/report.html``.
 
     ``sections``: per dataset ``(name, display table, pairwise table, notes, PNG paths,
     extras)``, extras being ``[(title, note, table)]`` (tuned vs default, robustness);
     ``problems``: ``[(dataset, model, status, error)]`` of the models that did not finish;
     ``note``: how to read the tables' intervals and groups; ``comparison``: ``(notes,
-    table)`` of this run against a reference run (``report --reference``).
+    table)`` of this run against a reference run (``report --reference``); ``verdicts``:
+    ``{dataset: sentence}``, the classic-vs-deep answers, shown first.
     """
     records = as_records(records)
     parts = [
@@ -89,6 +96,11 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
         f"<title>{_esc(header[0])}</title><style>{_STYLE}</style></head><body>\n",
         f"<h1>{_esc(header[0])}</h1>\n",
         "".join(f"<p class='note'>{_esc(h)}</p>\n" for h in header[1:]),
+    ]
+    if verdicts:  # the answer first, then how it was reached
+        parts += ["<h2>Classic vs deep</h2>\n"] + [
+            f"<p class='verdict'><b>{_esc(d)}</b>: {_esc(v)}</p>\n" for d, v in verdicts.items()]
+    parts += [
         "<h2>Protocol</h2>\n", _dl(_protocol(records, preset, seed)),
         "<h2>Machine</h2>\n", _dl(_machine(records)),
     ]
@@ -96,17 +108,17 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
         notes, table = comparison
         parts += ["<h2>Same answers as the reference?</h2>\n",
                   "".join(f"<p class='note'>{_esc(n)}</p>\n" for n in notes),
-                  table.to_html(index=False, escape=True), "\n"]
+                  _table(table)]
     for dataset, table, pairs, notes, pngs, extras in sections:
         parts += [f"<h2>{_esc(dataset)}</h2>\n", f"<p class='note'>{_esc(note)}</p>\n",
-                  table.to_html(index=False, escape=True), "\n"]
+                  _table(table)]
         for title, extra_note, extra in extras:  # tuned vs default, robustness
             parts += [f"<h3>{_esc(title)}</h3>\n", f"<p class='note'>{_esc(extra_note)}</p>\n",
-                      extra.to_html(index=False, escape=True), "\n"]
+                      _table(extra)]
         if not pairs.empty:
             parts += ["<h3>Pairwise tests (Holm-corrected)</h3>\n",
                       "".join(f"<p class='note'>{_esc(n)}</p>\n" for n in notes),
-                      pairs.to_html(index=False, escape=True), "\n"]
+                      _table(pairs)]
         if pngs:
             parts += ["<h3>Figures</h3>\n"] + [_figure(Path(p)) for p in sorted(pngs)]
     parts.append("<h2>Failures and timeouts</h2>\n")

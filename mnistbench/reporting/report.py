@@ -493,7 +493,6 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None, referen
     sections = []
     for dataset in sorted(df["dataset"].unique()):
         pairs, notes = significance_table(tests[dataset])
-        notes = ([verdicts[dataset]] if dataset in verdicts else []) + notes
         pngs = [p for p in drawn if p.suffix == ".png"
                 and p.name.startswith(file_part(dataset) + "_")]  # parts hold no "_"
         extras = [(title, note, table.get(dataset)) for title, note, table in (
@@ -512,5 +511,5 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None, referen
         comparison = (compare_notes(result, label, "this run") + [COMPARE_NOTE],
                       compare_display(result["rows"]))
     write_html_report(sections, chosen, out_dir, preset, seed, header, problems, GROUP_NOTE,
-                      comparison)
+                      comparison, verdicts)
     return df
