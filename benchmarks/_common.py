@@ -88,7 +88,7 @@ def cv_folds(dataset):
     folds. Returns ``(X, y, folds)``, ``folds`` a list of ``(train_idx, val_idx)``."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    from mnistbench.data.registry import load_dataset
+    from mnistbench.data.datasets import load_dataset
 
     d = load_dataset(dataset)
     X, _, y, _ = train_test_split(d.X_train, d.y_train, train_size=10000,

@@ -63,7 +63,7 @@ def _budget(est):
 def run_digits(info, budgets, archs):
     from sklearn.model_selection import StratifiedKFold
 
-    from mnistbench.data.registry import load_digits_dataset
+    from mnistbench.data.datasets import load_digits_dataset
 
     d = load_digits_dataset()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(*d.train))

@@ -39,7 +39,7 @@ SETTINGS = (1, 32)
 
 
 def _data():
-    from mnistbench.data.registry import load_digits_dataset
+    from mnistbench.data.datasets import load_digits_dataset
 
     d = load_digits_dataset()
     X, y, folds = mnist_cv_folds()

@@ -88,7 +88,7 @@ def peak_gflops(threads, precision):
 _CHILD = """
 import json, sys, time
 from mnistbench.estimators.cnn import KerasCNNClassifier
-from mnistbench.data.registry import load_mnist
+from mnistbench.data.datasets import load_mnist
 arch, precision, n, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 d = load_mnist()
 X, y = d.X_train[:n], d.y_train[:n]

@@ -57,7 +57,7 @@ def _fit_one(ds, dataset, size, seed, arch, arm, info):
     from sklearn.model_selection import train_test_split
 
     from mnistbench.estimators.cnn import KerasCNNClassifier
-    from mnistbench.estimators.registry import make_model
+    from mnistbench.estimators.models import make_model
     from mnistbench.harness import PRESETS
 
     n = len(ds.y_train)
@@ -90,7 +90,7 @@ def _fit_one(ds, dataset, size, seed, arch, arm, info):
 
 def run(datasets, sizes, seeds, arms=DEFAULT_ARMS):
     from mnistbench import load_dataset
-    from mnistbench.harness.curve import CURVE_SIZES, repeats_at
+    from mnistbench.harness.learning_curves import CURVE_SIZES, repeats_at
 
     info = machine()
     done = {_key(r) for r in read_jsonl(OUT)}

@@ -28,7 +28,7 @@ ARMS = ("with deskew", "without deskew")
 
 
 def pipeline(arm):
-    from mnistbench.estimators.registry import make_model
+    from mnistbench.estimators.models import make_model
 
     model = make_model("hog-svm", random_state=0)
     if arm == "without deskew":

@@ -25,7 +25,7 @@ def run(dataset, name, seed):
     from sklearn.metrics import accuracy_score, f1_score
 
     from mnistbench import load_dataset
-    from mnistbench.estimators.registry import make_model
+    from mnistbench.estimators.models import make_model
 
     ds = load_dataset(dataset)
     est = make_model(name, random_state=seed)
@@ -82,7 +82,7 @@ def render():
 
 
 def main():
-    from mnistbench.estimators.registry import MODELS
+    from mnistbench.estimators.models import MODELS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", choices=sorted(MODELS))

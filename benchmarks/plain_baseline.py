@@ -35,7 +35,7 @@ def plain_script(preset, seed=0):
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     from mnistbench import load_dataset
-    from mnistbench.estimators.registry import make_model
+    from mnistbench.estimators.models import make_model
 
     ds = load_dataset("mnist")
     X_cv, _, y_cv, _ = train_test_split(ds.X_train, ds.y_train, train_size=preset.cv_subsample,

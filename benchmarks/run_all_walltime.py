@@ -82,7 +82,7 @@ def _revision(folder):
 
 def _run(preset, args, code, pair):
     """One timed run-all of ``preset``: this checkout's package, or the one in ``code``."""
-    from mnistbench.data.registry import cache_dir
+    from mnistbench.data.datasets import cache_dir
 
     here = Path(__file__).resolve().parent.parent
     folder = Path(code).resolve() if code else here

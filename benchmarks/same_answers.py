@@ -34,7 +34,7 @@ IMAGES_DROP = 2
 
 
 def _default_records(path):
-    from mnistbench.harness.records import RecordStore
+    from mnistbench.harness.store import RecordStore
 
     return [r for r in RecordStore(Path(path)).load() if r.preset == "default"]
 

@@ -33,7 +33,7 @@ ROUNDS = 100  # the default preset's xgboost__n_estimators
 def fit_once(X, y, train, val, max_bin):
     import numpy as np
 
-    from mnistbench.estimators.registry import make_model
+    from mnistbench.estimators.models import make_model
 
     model = make_model("xgboost", random_state=0, n_jobs=1)
     model.set_params(xgboost__n_estimators=ROUNDS, xgboost__max_bin=max_bin,

@@ -7,7 +7,7 @@ Heavy libraries (TensorFlow/Keras, XGBoost) are imported lazily: importing
 import importlib
 
 from mnistbench._version import __version__
-from mnistbench.data.registry import DATASETS, Dataset, load_dataset, load_image_folder
+from mnistbench.data.datasets import DATASETS, Dataset, load_dataset, load_image_folder
 
 __all__ = [
     "CustomModel",
@@ -34,8 +34,8 @@ _LAZY = {
     "load_models_file": "mnistbench.estimators.user_models",
     "KerasCNNClassifier": "mnistbench.estimators.cnn",
     "HOGTransformer": "mnistbench.estimators.features",
-    "MODELS": "mnistbench.estimators.registry",
-    "make_model": "mnistbench.estimators.registry",
+    "MODELS": "mnistbench.estimators.models",
+    "make_model": "mnistbench.estimators.models",
     "run_benchmark": "mnistbench.harness",
     "learning_curve": "mnistbench.harness",
     "TrainingWarning": "mnistbench.estimators.architectures",

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.data.registry import (
+from mnistbench.data.datasets import (
     ALL_DATASETS,
     DATASETS,
     DEFAULT_DATASETS,
@@ -23,7 +23,7 @@ from mnistbench.data.registry import (
 )
 from mnistbench.errors import MnistbenchError, UsageError, user_path
 from mnistbench.estimators.devices import system_info
-from mnistbench.estimators.registry import MODELS, is_deep
+from mnistbench.estimators.models import MODELS, is_deep
 from mnistbench.estimators.user_models import entry_point_models, load_models_file, resolve_models
 from mnistbench.evaluation.agreement import compare_records, summary_line
 from mnistbench.harness import (
@@ -34,7 +34,7 @@ from mnistbench.harness import (
     learning_curve,
     run_benchmark,
 )
-from mnistbench.harness.finalize import (
+from mnistbench.harness.model_files import (
     format_predictions,
     parse_param,
     predict_files,
@@ -42,20 +42,15 @@ from mnistbench.harness.finalize import (
     train_final,
 )
 from mnistbench.harness.options import check_gpu_present, check_seed, names_of
-from mnistbench.harness.runs import (
-    RUNS_FILE,
-    RunLog,
-    benchmark_records,
-    render_run,
-    run_summary,
-)
+from mnistbench.harness.runs import benchmark_records, render_run
+from mnistbench.harness.store import RUNS_FILE, RunLog, run_summary
 from mnistbench.log import progress_logging
 from mnistbench.reporting.compare_tables import (
     compare_display,
     compare_notes,
     write_compare_tables,
 )
-from mnistbench.reporting.curves import write_curve_report
+from mnistbench.reporting.curve_tables import write_curve_report
 from mnistbench.reporting.report import choose_run, runs_in, write_report
 
 MODELS_FROM_HELP = (

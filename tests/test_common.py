@@ -12,9 +12,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mnistbench
+from mnistbench.estimators.classic import BatchedSVC, CappedPCA, XGBoostClassifier
 from mnistbench.estimators.cnn import KerasCNNClassifier
 from mnistbench.estimators.features import DeskewTransformer, HOGTransformer, ImageFlattener
-from mnistbench.estimators.registry import BatchedSVC, CappedPCA, XGBoostClassifier
 
 _SGD_WEIGHTS = "SGD on mini-batches: weighting a sample by 2 is not the same as repeating it"
 

@@ -13,7 +13,7 @@ from mnistbench.data.corruptions import (
     corrupt,
     load_mnist_c,
 )
-from mnistbench.reporting.robustness import plot_corruptions
+from mnistbench.reporting.robustness_tables import plot_corruptions
 
 #: corruptions that draw no random numbers: the same image for every seed
 SEED_FREE = {"scale", "brightness", "canny_edges"}

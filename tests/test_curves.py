@@ -18,8 +18,8 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 from mnistbench.estimators.architectures import OVERFIT_GAP, UNDERFIT_ACCURACY, unconverged
 from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
 from mnistbench.harness import PRESETS, RecordStore
-from mnistbench.harness.curve import curve_units, repeats_at
-from mnistbench.reporting.curves import crossover, curve_point, curve_table, write_curve_report
+from mnistbench.harness.learning_curves import curve_units, repeats_at
+from mnistbench.reporting.curve_tables import crossover, curve_point, curve_table, write_curve_report
 from mnistbench.reporting.report import _display, summarize
 
 

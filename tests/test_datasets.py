@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistbench import datasets
-from mnistbench.data.registry import (
+from mnistbench.data.datasets import (
     DataUnavailableError,
     DataVerificationError,
     load_dataset,
@@ -336,7 +336,7 @@ def test_no_fashion_source_gives_one_clear_error(tmp_path, monkeypatch):
 def test_fashion_mnist_only_when_named():
     """The default datasets stay MNIST and digits (the main job's time must not grow);
     'all' adds Fashion-MNIST."""
-    from mnistbench.data.registry import DEFAULT_DATASETS, check_dataset_name
+    from mnistbench.data.datasets import DEFAULT_DATASETS, check_dataset_name
     from mnistbench.harness.options import names_of
 
     assert "fashion-mnist" in datasets.DATASETS
@@ -409,7 +409,7 @@ def test_npz_dataset_faults_are_named_before_any_work(tmp_path, digits, fault, m
 
 
 def test_npz_and_folder_names_without_a_path_are_usage_errors():
-    from mnistbench.data.registry import check_dataset_name
+    from mnistbench.data.datasets import check_dataset_name
     from mnistbench.errors import UsageError
 
     with pytest.raises(UsageError, match="names no file: put its path after npz:"):

@@ -498,7 +498,7 @@ def test_colour_images_are_refused_and_the_fitted_model_kept(digits, name):
 
 
 def _fast(name):
-    from mnistbench.estimators.registry import MODELS
+    from mnistbench.estimators.models import MODELS
 
     return MODELS[name].fast_params
 
@@ -694,7 +694,7 @@ def test_a_kill_while_the_owner_file_is_written_leaves_no_torn_owner(tmp_path, c
     out = tmp_path / "run"
     out.mkdir()
     killer = ("import os, signal\n"
-              "import mnistbench.harness.records as r\n"
+              "import mnistbench.harness.store as r\n"
               "r.os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n"
               f"r.RecordStore({str(out / 'records.jsonl')!r}).append("
               "{'dataset': 'd', 'model': 'm', 'split': 'test', 'params_hash': 'h', "

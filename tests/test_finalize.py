@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnistbench import load_dataset
 from mnistbench.cli import main
-from mnistbench.data.registry import (
+from mnistbench.data.datasets import (
     DataUnavailableError,
     DataVerificationError,
     load_image_folder,
@@ -239,7 +239,7 @@ def test_cnn_train_and_predict_through_the_cli(digit_folder, tmp_path):
 # --------------------------------------------------------------------------- low confidence
 def test_low_confidence_threshold_is_the_measured_one():
     """The constant must be what benchmarks/confidence_threshold.py chose, not a guess."""
-    from mnistbench.harness.finalize import LOW_CONFIDENCE
+    from mnistbench.harness.model_files import LOW_CONFIDENCE
 
     measured = json.loads((Path(__file__).parents[1] / "results" / "confidence_threshold.json")
                           .read_text())
@@ -248,7 +248,7 @@ def test_low_confidence_threshold_is_the_measured_one():
 
 def test_predict_flags_low_confidence_cnn_answers_only(tmp_path, capsys):
     from mnistbench.estimators.cnn import KerasCNNClassifier
-    from mnistbench.harness.finalize import LOW_CONFIDENCE, predict_files
+    from mnistbench.harness.model_files import LOW_CONFIDENCE, predict_files
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)

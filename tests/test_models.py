@@ -9,7 +9,8 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from mnistbench import devices, load_dataset
-from mnistbench.estimators.registry import MODELS, XGBoostClassifier, is_deep, make_model
+from mnistbench.estimators.classic import XGBoostClassifier
+from mnistbench.estimators.models import MODELS, is_deep, make_model
 
 #: The generic fit tests run on the classic entries: the CNN entries differ only in their
 #: architecture, and KerasCNNClassifier has its own tests (cross_val_score, GridSearchCV,
@@ -124,7 +125,7 @@ def test_capped_pca_is_pca_until_the_data_is_too_small():
     from sklearn.base import clone
     from sklearn.decomposition import PCA
 
-    from mnistbench.estimators.registry import CappedPCA
+    from mnistbench.estimators.classic import CappedPCA
 
     X = np.random.default_rng(0).normal(size=(300, 40))
     ours, ref = CappedPCA(n_components=10, random_state=0), PCA(n_components=10, random_state=0)
@@ -150,7 +151,7 @@ def test_batched_svc_predicts_what_libsvm_predicts(mnist, digits):
     """The zoo's SVMs predict in matrix products; the answers must be libsvm's, image for
     image: MNIST through the svc pipeline's PCA and hog-svm's features, digits pixels,
     string labels, and a batch size that splits the images into uneven blocks."""
-    from mnistbench.estimators.registry import BatchedSVC
+    from mnistbench.estimators.classic import BatchedSVC
 
     rng = np.random.RandomState(0)
     train = rng.choice(len(mnist.y_train), 3000, replace=False)
@@ -174,7 +175,7 @@ def test_batched_svc_leaves_what_it_does_not_batch_to_libsvm(digits, case, monke
     import scipy.sparse
     from sklearn.svm import SVC
 
-    from mnistbench.estimators.registry import BatchedSVC
+    from mnistbench.estimators.classic import BatchedSVC
 
     X = digits.X_train.reshape(len(digits.X_train), -1).astype(float)
     y = digits.y_train % 2 if case == "two-classes" else digits.y_train

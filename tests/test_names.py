@@ -9,7 +9,7 @@ import pytest
 
 from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.stats import encode_predictions
-from mnistbench.reporting.curves import write_curve_report
+from mnistbench.reporting.curve_tables import write_curve_report
 from mnistbench.reporting.report import write_report
 from mnistbench.reporting.tables import check_file_parts, file_part
 

@@ -10,8 +10,8 @@ import pytest
 
 from mnistbench.evaluation.records import SCHEMA_VERSION, Record, Split, as_records
 from mnistbench.harness.presets import PRESETS
-from mnistbench.harness.records import RecordStore, parse_record
-from mnistbench.reporting.curves import curve_point, curve_split, write_curve_report
+from mnistbench.harness.store import RecordStore, parse_record
+from mnistbench.reporting.curve_tables import curve_point, curve_split, write_curve_report
 from mnistbench.reporting.report import choose_run, runs_in, write_report
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"

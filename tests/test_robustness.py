@@ -110,7 +110,7 @@ def test_scores_and_table_from_a_known_model(digits):
 def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashion):
     """Fashion-MNIST is a registry dataset like MNIST: every model, the same protocol,
     every corruption applicable at 28x28, the tables under its name."""
-    from mnistbench.estimators.registry import MODELS
+    from mnistbench.estimators.models import MODELS
 
     out = tmp_path / "out"
     run_benchmark(["fashion-mnist"], None, preset="quick", output=out, quiet=True,

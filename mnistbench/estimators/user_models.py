@@ -39,7 +39,7 @@ from typing import Any
 
 from mnistbench.errors import UsageError
 from mnistbench.estimators.identity import changed_code, code_identity, qualname, render
-from mnistbench.estimators.registry import FAMILIES, MODELS, TUNED_SUFFIX, is_deep, make_model
+from mnistbench.estimators.models import FAMILIES, MODELS, TUNED_SUFFIX, is_deep, make_model
 
 __all__ = ["ALL_MODELS", "ENTRY_POINT_GROUP", "CustomModel", "ModelSpec", "builtin_spec",
            "entry_point_models", "load_models_file", "resolve_models"]

@@ -159,7 +159,7 @@ def _row(key, ra, rb) -> dict:
 
 
 def _family(model) -> str:
-    from mnistbench.estimators.registry import is_deep_name  # noqa: PLC0415 - light import
+    from mnistbench.estimators.models import is_deep_name  # noqa: PLC0415 - light import
 
     return "deep" if is_deep_name(model) else "classic"
 

@@ -1,7 +1,7 @@
 """The typed record of one finished unit, and its split: one schema, read and written here.
 
 A record is one line of a results folder's ``records.jsonl`` (see
-:class:`mnistbench.harness.records.RecordStore`); on disk it stays a flat JSON object, so
+:class:`mnistbench.harness.store.RecordStore`); on disk it stays a flat JSON object, so
 old stores load unchanged and other tools read them with ``json`` or ``pandas``. In the
 package it is a :class:`Record`, read through attributes. A split is a :class:`Split`,
 written as ``test``, ``fold-<k>``, ``r<repeat>-fold-<k>`` (repeated CV) or
@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "Record", "Split", "as_records"]
+__all__ = ["OK_NUMBERS", "RECORD_FIELDS", "SCHEMA_VERSION", "STATUSES", "Record", "Split", "as_records",
+           "parse_record"]
 
 #: The version of the record schema; a record without one is of version 1.
 SCHEMA_VERSION = 1
@@ -191,3 +195,59 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(Record)) - {"extra"}
 def as_records(records) -> list[Record]:
     """``records`` as :class:`Record` objects (JSON objects are converted)."""
     return [r if isinstance(r, Record) else Record.from_dict(r) for r in records]
+
+
+# --------------------------------------------------------------------------- the parser
+#: Fields every record has; a line without them is not a record.
+RECORD_FIELDS = {"dataset": str, "model": str, "split": str, "params_hash": str, "status": str}
+#: What a finished unit is recorded as.
+STATUSES = ("ok", "failed", "timeout")
+#: Numbers an ``ok`` record must carry, with their allowed range.
+OK_NUMBERS = {"accuracy": (0.0, 1.0), "n_train": (0, None), "n_test": (0, None)}
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        dup = sorted(k for k, n in Counter(keys).items() if n > 1)
+        raise ValueError(f"duplicated key(s) {dup}")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError(f"non-finite number {name}")
+
+
+def parse_record(raw):
+    """One line of a store -> the :class:`Record`, or a ``str`` saying why it is not one.
+
+    The one schema every reader goes through: valid JSON without duplicated keys or
+    non-finite numbers, the :data:`RECORD_FIELDS` with their types, a known status,
+    and for an ``ok`` record a finite accuracy in [0, 1] and whole sizes.
+    """
+    try:
+        obj = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except RecursionError:
+        return "nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return str(exc).split(":")[0]
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    for key, kind in RECORD_FIELDS.items():
+        if not isinstance(obj.get(key), kind):
+            return f"no {key!r}" if key not in obj else f"{key!r} is not a {kind.__name__}"
+    if obj["status"] not in STATUSES:
+        return f"unknown status {obj['status']!r}"
+    if obj["status"] == "ok":
+        for key, (low, high) in OK_NUMBERS.items():
+            value = obj.get(key)
+            whole = key != "accuracy"
+            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                    or (whole and not isinstance(value, numbers.Integral))
+                    or not math.isfinite(value) or value < low
+                    or (high is not None and value > high)):
+                return f"an ok record without a valid {key!r}"
+    try:
+        return Record.from_dict(obj)
+    except (TypeError, ValueError) as exc:
+        return str(exc)

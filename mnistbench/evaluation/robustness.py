@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
-from mnistbench.data.registry import cache_dir
+from mnistbench.data.datasets import cache_dir
 from mnistbench.evaluation.records import as_records
 
 __all__ = ["corrupted_sets", "robustness_table", "score_corrupted"]
@@ -83,7 +83,7 @@ def _load_verified(path: Path):
 
 def corrupted_sets(name, ds, n, seed=0, cache=None, log=None) -> dict:
     """``{"indices": test indices, corruption: images (or absent when not applicable)}``
-    for dataset ``name`` (its :class:`~mnistbench.data.registry.Dataset` ``ds``): loaded from the
+    for dataset ``name`` (its :class:`~mnistbench.data.datasets.Dataset` ``ds``): loaded from the
     cache when its checksums match, else generated and cached (atomically)."""
     path = _cache_path(name, ds, n, seed, cache)
     if path in _MEMO:

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the import
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
-from mnistbench.estimators.registry import TUNED_SUFFIX, tuned_label
+from mnistbench.estimators.models import TUNED_SUFFIX, tuned_label
 from mnistbench.evaluation.records import as_records
 
 __all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "tuned_label",

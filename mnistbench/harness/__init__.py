@@ -14,13 +14,13 @@ Modules, each importing only those before it: ``presets``, ``units``, ``records`
 runners, one unit per training size and seed).
 """
 
-from mnistbench.harness.curve import CURVE_SIZES, learning_curve
 from mnistbench.harness.execute import failed_record, record_unit, run_unit
+from mnistbench.harness.learning_curves import CURVE_SIZES, learning_curve
 from mnistbench.harness.local import run_units, thread_env
 from mnistbench.harness.options import DEFAULT_OUTPUT, RunOptions
 from mnistbench.harness.presets import PRESETS, Preset
-from mnistbench.harness.records import RecordStore
 from mnistbench.harness.run import run_benchmark
+from mnistbench.harness.store import RecordStore
 from mnistbench.harness.units import Unit, plan_units, record_key
 
 __all__ = ["CURVE_SIZES", "DEFAULT_OUTPUT", "PRESETS", "Preset", "RecordStore", "RunOptions", "Unit",

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 from mnistbench.harness.execute import failed_record, record_unit
 from mnistbench.harness.local import thread_env
 from mnistbench.harness.options import RunOptions
-from mnistbench.harness.records import RecordStore
+from mnistbench.harness.store import RecordStore
 
 __all__ = ["run_units_dask"]
 

@@ -12,9 +12,9 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_info
 
-from mnistbench.data.registry import load_dataset
+from mnistbench.data.datasets import load_dataset
 from mnistbench.errors import DataVerificationError
-from mnistbench.estimators.registry import is_deep
+from mnistbench.estimators.models import is_deep
 from mnistbench.evaluation.records import Split
 from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
 from mnistbench.evaluation.stats import encode_predictions

@@ -19,7 +19,7 @@ from multiprocessing.connection import wait
 
 from mnistbench.errors import MnistbenchError, UsageError
 from mnistbench.harness.execute import failed_record, record_unit
-from mnistbench.harness.records import RecordStore
+from mnistbench.harness.store import RecordStore
 
 __all__ = ["EXIT_UNGUARDED", "run_units", "thread_env", "threads_for"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.data.registry import ALL_DATASETS, canonical_dataset_name, check_dataset_name
+from mnistbench.data.datasets import ALL_DATASETS, canonical_dataset_name, check_dataset_name
 from mnistbench.errors import UsageError, user_path
-from mnistbench.estimators.registry import MODELS
+from mnistbench.estimators.models import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
 
 __all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "check_gpu_present",
@@ -262,7 +262,7 @@ def names_of(value, what, registry, note=None, default=None) -> list:
     """The names of a ``datasets=`` / ``models=`` argument as a list: None means ``default``
     (the whole registry when that is None), ``"all"`` the whole registry, one string is
     one name, an empty list is refused, a folder or file dataset is named by its one
-    canonical spelling (:func:`~mnistbench.data.registry.canonical_dataset_name`), and a
+    canonical spelling (:func:`~mnistbench.data.datasets.canonical_dataset_name`), and a
     name given twice is run once (with a ``note``)."""
     if value is None:
         return list(registry if default is None else default)

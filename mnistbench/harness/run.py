@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistbench.data.registry import (
+from mnistbench.data.datasets import (
     DATASETS,
     DEFAULT_DATASETS,
     FOLDER_PREFIX,
@@ -33,14 +33,14 @@ from mnistbench.evaluation.robustness import corrupted_sets
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED
 from mnistbench.harness.options import RunOptions, names_of
-from mnistbench.harness.records import RecordStore
 from mnistbench.harness.runners import Runner, make_runner
 from mnistbench.harness.runs import recorded_run, render_run
 from mnistbench.harness.smoke import smoke_check
+from mnistbench.harness.store import RecordStore
 from mnistbench.harness.units import plan_units
 from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
-from mnistbench.reporting.robustness import write_corruption_figure
+from mnistbench.reporting.robustness_tables import write_corruption_figure
 
 __all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "staged_datasets"]
 
@@ -97,7 +97,7 @@ run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.do
 def staged_datasets(datasets):
     """``datasets`` with each :class:`~mnistbench.Dataset` object replaced by its name, and
     ``{name: "npz:PATH"}``: where the workers read its arrays (checked and saved once, by
-    content; :func:`~mnistbench.data.registry.stage_dataset`)."""
+    content; :func:`~mnistbench.data.datasets.stage_dataset`)."""
     if isinstance(datasets, Dataset):
         datasets = [datasets]
     if datasets is None or isinstance(datasets, str) or not isinstance(datasets, (list, tuple)):

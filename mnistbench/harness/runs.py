@@ -19,27 +19,20 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
 import secrets
 import sys
 import warnings
 from pathlib import Path
 
 from mnistbench._version import __version__
-from mnistbench.errors import UsageError, open_regular_file
+from mnistbench.errors import UsageError
 from mnistbench.evaluation.records import Record
-from mnistbench.harness.records import RecordStore, _append_line, _json_default
+from mnistbench.harness.store import RecordStore, RunLog, run_records
 from mnistbench.hostinfo import host_description
-from mnistbench.reporting.curves import write_curve_report
+from mnistbench.reporting.curve_tables import write_curve_report
 from mnistbench.reporting.report import choose_run, latest_records, write_report
 
-__all__ = ["RUNS_FILE", "RunLog", "benchmark_records", "new_run_id", "recorded_run", "render_run",
-           "run_records", "run_summary"]
-
-RUNS_FILE = "runs.jsonl"
-#: What a run did with each planned unit.
-USES = ("computed", "reused", "failed", "timeout", "not run")
-
+__all__ = ["benchmark_records", "new_run_id", "recorded_run", "render_run"]
 
 def new_run_id() -> str:
     """``20261204T160102.123456Z-3f9a1c``: sorts by start time, unique."""
@@ -49,93 +42,6 @@ def new_run_id() -> str:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-class RunLog:
-    """The run entries of one results folder (``runs.jsonl``)."""
-
-    def __init__(self, folder):
-        self.path = Path(folder) / RUNS_FILE
-
-    def append(self, entry: dict) -> None:
-        _append_line(self.path, json.dumps(entry, default=_json_default))
-
-    def load(self) -> list[dict]:
-        """Every readable entry, oldest first by id; lines that are not entries are
-        skipped with one warning."""
-        if not self.path.exists():
-            return []
-        entries, bad = {}, []
-        with os.fdopen(open_regular_file(self.path, os.O_RDONLY), "rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
-                try:
-                    entry = json.loads(raw)
-                except ValueError:
-                    bad.append(number)
-                    continue
-                if not (isinstance(entry, dict) and isinstance(entry.get("run"), str)
-                        and isinstance(entry.get("units"), list)):
-                    bad.append(number)
-                    continue
-                entries[entry["run"]] = entry
-        if bad:
-            warnings.warn(f"{self.path}: skipped {len(bad)} line(s) that are not run entries "
-                          f"(line {', '.join(map(str, bad[:10]))})", stacklevel=2)
-        return [entries[k] for k in sorted(entries)]
-
-    def choose(self, run_id=None, preset=None, seed=None, kind=None) -> dict:
-        """The newest run, or the one ``run_id`` names (its full id or a unique start of
-        it), or the newest of ``preset``/``seed`` (and ``kind``); a :class:`ValueError`
-        lists the runs."""
-        runs = self.load()
-        chosen = [e for e in runs
-                  if (run_id is None or e["run"] == run_id or e["run"].startswith(run_id))
-                  and (preset is None or e.get("preset") == preset)
-                  and (seed is None or e.get("seed") == seed)
-                  and (kind is None or run_id is not None or e.get("kind") == kind)]
-        exact = [e for e in chosen if e["run"] == run_id]
-        chosen = exact or chosen
-        if run_id is not None and len(chosen) > 1:
-            raise ValueError(f"--run {run_id} starts {len(chosen)} run ids; give more of it. "
-                             f"This folder holds: {self.listing(runs)}")
-        if not chosen:
-            asked = " and ".join(x for x in (run_id and f"run {run_id!r}",
-                                             preset and f"preset {preset!r}",
-                                             seed is not None and f"seed {seed}") if x)
-            raise ValueError(f"no run with {asked}; this folder holds: "
-                             f"{self.listing(runs) or 'no run'}")
-        return chosen[-1]
-
-    @staticmethod
-    def listing(runs) -> str:
-        return "; ".join(run_summary(e) for e in runs)
-
-
-def run_summary(entry: dict) -> str:
-    """One line about a run: id, kind, preset, seed, units, how it ended."""
-    uses = [u.get("used") for u in entry["units"]]
-    counts = ", ".join(f"{uses.count(k)} {k}" for k in USES if uses.count(k))
-    return (f"{entry['run']} ({entry.get('kind', 'run')}, preset {entry.get('preset')}, seed "
-            f"{entry.get('seed')}, {len(uses)} units: {counts or 'none'}; "
-            f"{entry.get('status', 'unknown')})")
-
-
-def run_records(entry: dict, records) -> tuple[list[Record], list[tuple]]:
-    """The records of ``entry``'s units, in plan order, and the keys of units it has no
-    record for (not run, or a record no longer in the store)."""
-    by_ref = {}
-    for r in records:
-        by_ref.setdefault(r.ref, r)
-    found, missing = [], []
-    for unit in entry["units"]:
-        record = by_ref.get(unit.get("record")) if unit.get("record") else None
-        if record is None:
-            missing.append(tuple(unit["key"]))
-        else:
-            found.append(record)
-    return found, missing
 
 
 def benchmark_records(folder, run_id=None) -> tuple[list[Record], str]:

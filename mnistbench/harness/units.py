@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 
-from mnistbench.estimators.registry import MODELS
+from mnistbench.estimators.models import MODELS
 from mnistbench.estimators.user_models import ModelSpec, builtin_spec
 from mnistbench.evaluation.records import Record
 from mnistbench.evaluation.tuning import TUNING, tuned_label

@@ -32,7 +32,7 @@ from mnistbench.reporting.compare_tables import (
 )
 from mnistbench.reporting.figures import new_figure, save_figure
 from mnistbench.reporting.html import write_html_report
-from mnistbench.reporting.robustness import ROBUSTNESS_NOTE, write_robustness
+from mnistbench.reporting.robustness_tables import ROBUSTNESS_NOTE, write_robustness
 from mnistbench.reporting.tables import (
     check_file_parts,
     comment_md,
@@ -42,7 +42,7 @@ from mnistbench.reporting.tables import (
     write_table_files,
     write_text,
 )
-from mnistbench.reporting.tuning import TUNING_NOTE, write_tuning_tables
+from mnistbench.reporting.tuning_tables import TUNING_NOTE, write_tuning_tables
 from mnistbench.reporting.verdict import classic_vs_deep
 
 __all__ = ["choose_run", "latest_records", "runs_in", "summarize", "write_figures", "write_tables",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mnistbench.estimators.registry import is_deep_name
+from mnistbench.estimators.models import is_deep_name
 from mnistbench.evaluation.records import as_records
 
 __all__ = ["classic_vs_deep", "family_of"]

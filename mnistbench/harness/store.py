@@ -1,11 +1,10 @@
-"""The resumable record store: one JSON line per finished unit, one writer per folder."""
+"""A results folder's store: records.jsonl (one JSON line per finished unit) and runs.jsonl
+(one entry per run, naming the record each of its units used); one writer per folder."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
-import numbers
 import os
 import socket
 import tempfile
@@ -18,68 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.errors import OutputError, UsageError, check_writable_file, open_regular_file
-from mnistbench.evaluation.records import Record
+from mnistbench.evaluation.records import Record, parse_record
 from mnistbench.hostinfo import host_description
 
-__all__ = ["RECORD_FIELDS", "FolderInUseError", "RecordStore", "parse_record"]
-
-#: Fields every record has; a line without them is not a record.
-RECORD_FIELDS = {"dataset": str, "model": str, "split": str, "params_hash": str, "status": str}
-#: What a finished unit is recorded as.
-STATUSES = ("ok", "failed", "timeout")
-#: Numbers an ``ok`` record must carry, with their allowed range.
-OK_NUMBERS = {"accuracy": (0.0, 1.0), "n_train": (0, None), "n_test": (0, None)}
-
+__all__ = ["RUNS_FILE", "FolderInUseError", "RecordStore", "RunLog", "parse_record", "run_records",
+           "run_summary"]
 
 class FolderInUseError(OutputError):
     """Another run holds the results folder (one writer per folder)."""
-
-
-def _no_duplicate_keys(pairs):
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
-        dup = sorted(k for k, n in Counter(keys).items() if n > 1)
-        raise ValueError(f"duplicated key(s) {dup}")
-    return dict(pairs)
-
-
-def _no_constant(name):
-    raise ValueError(f"non-finite number {name}")
-
-
-def parse_record(raw):
-    """One line of a store -> the :class:`Record`, or a ``str`` saying why it is not one.
-
-    The one schema every reader goes through: valid JSON without duplicated keys or
-    non-finite numbers, the :data:`RECORD_FIELDS` with their types, a known status,
-    and for an ``ok`` record a finite accuracy in [0, 1] and whole sizes.
-    """
-    try:
-        obj = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except RecursionError:
-        return "nested too deeply"
-    except (ValueError, UnicodeDecodeError) as exc:
-        return str(exc).split(":")[0]
-    if not isinstance(obj, dict):
-        return "not a JSON object"
-    for key, kind in RECORD_FIELDS.items():
-        if not isinstance(obj.get(key), kind):
-            return f"no {key!r}" if key not in obj else f"{key!r} is not a {kind.__name__}"
-    if obj["status"] not in STATUSES:
-        return f"unknown status {obj['status']!r}"
-    if obj["status"] == "ok":
-        for key, (low, high) in OK_NUMBERS.items():
-            value = obj.get(key)
-            whole = key != "accuracy"
-            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                    or (whole and not isinstance(value, numbers.Integral))
-                    or not math.isfinite(value) or value < low
-                    or (high is not None and value > high)):
-                return f"an ok record without a valid {key!r}"
-    try:
-        return Record.from_dict(obj)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
 
 
 def _write_atomically(path: Path, text: str, replace: bool) -> bool:
@@ -315,6 +260,99 @@ class RecordStore:
         """The records a report shows: the folder's own once a run has claimed it, else
         all of them (a folder of reference results)."""
         return self.own_records() if self.store_id() else self.load()
+
+
+# --------------------------------------------------------------------------- runs
+RUNS_FILE = "runs.jsonl"
+#: What a run did with each planned unit.
+USES = ("computed", "reused", "failed", "timeout", "not run")
+
+
+class RunLog:
+    """The run entries of one results folder (``runs.jsonl``)."""
+
+    def __init__(self, folder):
+        self.path = Path(folder) / RUNS_FILE
+
+    def append(self, entry: dict) -> None:
+        _append_line(self.path, json.dumps(entry, default=_json_default))
+
+    def load(self) -> list[dict]:
+        """Every readable entry, oldest first by id; lines that are not entries are
+        skipped with one warning."""
+        if not self.path.exists():
+            return []
+        entries, bad = {}, []
+        with os.fdopen(open_regular_file(self.path, os.O_RDONLY), "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    bad.append(number)
+                    continue
+                if not (isinstance(entry, dict) and isinstance(entry.get("run"), str)
+                        and isinstance(entry.get("units"), list)):
+                    bad.append(number)
+                    continue
+                entries[entry["run"]] = entry
+        if bad:
+            warnings.warn(f"{self.path}: skipped {len(bad)} line(s) that are not run entries "
+                          f"(line {', '.join(map(str, bad[:10]))})", stacklevel=2)
+        return [entries[k] for k in sorted(entries)]
+
+    def choose(self, run_id=None, preset=None, seed=None, kind=None) -> dict:
+        """The newest run, or the one ``run_id`` names (its full id or a unique start of
+        it), or the newest of ``preset``/``seed`` (and ``kind``); a :class:`ValueError`
+        lists the runs."""
+        runs = self.load()
+        chosen = [e for e in runs
+                  if (run_id is None or e["run"] == run_id or e["run"].startswith(run_id))
+                  and (preset is None or e.get("preset") == preset)
+                  and (seed is None or e.get("seed") == seed)
+                  and (kind is None or run_id is not None or e.get("kind") == kind)]
+        exact = [e for e in chosen if e["run"] == run_id]
+        chosen = exact or chosen
+        if run_id is not None and len(chosen) > 1:
+            raise ValueError(f"--run {run_id} starts {len(chosen)} run ids; give more of it. "
+                             f"This folder holds: {self.listing(runs)}")
+        if not chosen:
+            asked = " and ".join(x for x in (run_id and f"run {run_id!r}",
+                                             preset and f"preset {preset!r}",
+                                             seed is not None and f"seed {seed}") if x)
+            raise ValueError(f"no run with {asked}; this folder holds: "
+                             f"{self.listing(runs) or 'no run'}")
+        return chosen[-1]
+
+    @staticmethod
+    def listing(runs) -> str:
+        return "; ".join(run_summary(e) for e in runs)
+
+
+def run_summary(entry: dict) -> str:
+    """One line about a run: id, kind, preset, seed, units, how it ended."""
+    uses = [u.get("used") for u in entry["units"]]
+    counts = ", ".join(f"{uses.count(k)} {k}" for k in USES if uses.count(k))
+    return (f"{entry['run']} ({entry.get('kind', 'run')}, preset {entry.get('preset')}, seed "
+            f"{entry.get('seed')}, {len(uses)} units: {counts or 'none'}; "
+            f"{entry.get('status', 'unknown')})")
+
+
+def run_records(entry: dict, records) -> tuple[list[Record], list[tuple]]:
+    """The records of ``entry``'s units, in plan order, and the keys of units it has no
+    record for (not run, or a record no longer in the store)."""
+    by_ref = {}
+    for r in records:
+        by_ref.setdefault(r.ref, r)
+    found, missing = [], []
+    for unit in entry["units"]:
+        record = by_ref.get(unit.get("record")) if unit.get("record") else None
+        if record is None:
+            missing.append(tuple(unit["key"]))
+        else:
+            found.append(record)
+    return found, missing
 
 
 def _append_line(path: Path, line: str) -> None:

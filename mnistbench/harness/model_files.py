@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistbench.data.datasets import load_dataset
 from mnistbench.data.imaging import prepare_image
-from mnistbench.data.registry import load_dataset
 from mnistbench.errors import UsageError, check_writable_file
+from mnistbench.estimators.models import MODELS, is_deep, make_model
 from mnistbench.estimators.persist import (
     ModelFileError,
     load_model,
@@ -29,7 +30,6 @@ from mnistbench.estimators.persist import (
     save_model,
     suffix_for,
 )
-from mnistbench.estimators.registry import MODELS, is_deep, make_model
 from mnistbench.log import logger, progress_logging
 
 __all__ = ["DigitPrediction", "ImagePrediction", "parse_param", "predict_files", "train_final"]

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from mnistbench.data.registry import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
+from mnistbench.data.datasets import DATASETS, DEFAULT_DATASETS, is_user_dataset, load_dataset
 from mnistbench.errors import UsageError
 from mnistbench.estimators.user_models import (
     ModelSpec,
@@ -33,7 +33,7 @@ from mnistbench.harness.runners import make_runner
 from mnistbench.harness.runs import recorded_run, render_run
 from mnistbench.harness.units import Unit, model_budget, params_hash
 from mnistbench.log import logger, progress_logging
-from mnistbench.reporting.curves import curve_point, curve_split
+from mnistbench.reporting.curve_tables import curve_point, curve_split
 
 __all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
 

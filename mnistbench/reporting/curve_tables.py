@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mnistbench.estimators.registry import is_deep_name
+from mnistbench.estimators.models import is_deep_name
 from mnistbench.evaluation.records import Split, as_records
 from mnistbench.reporting.figures import new_figure, save_figure
 from mnistbench.reporting.tables import file_part, write_table_files
