@@ -7,7 +7,6 @@ touching this file. Heavy imports happen inside the command functions.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -26,14 +25,8 @@ from mnistbench.estimators.devices import system_info
 from mnistbench.estimators.models import MODELS, is_deep
 from mnistbench.estimators.user_models import entry_point_models, load_models_file, resolve_models
 from mnistbench.evaluation.agreement import compare_records, summary_line
-from mnistbench.harness import (
-    DEFAULT_OUTPUT,
-    PRESETS,
-    RecordStore,
-    RunOptions,
-    learning_curve,
-    run_benchmark,
-)
+from mnistbench.harness import DEFAULT_OUTPUT, PRESETS, RecordStore, RunOptions
+from mnistbench.harness.learning_curves import curve_with_options
 from mnistbench.harness.model_files import (
     format_predictions,
     parse_param,
@@ -42,6 +35,7 @@ from mnistbench.harness.model_files import (
     train_final,
 )
 from mnistbench.harness.options import check_gpu_present, check_seed, names_of
+from mnistbench.harness.run import run_with_options
 from mnistbench.harness.runs import benchmark_records, render_run
 from mnistbench.harness.store import RUNS_FILE, RunLog, run_summary
 from mnistbench.log import progress_logging
@@ -98,18 +92,16 @@ def _models(args):
 
 
 def cmd_run(args) -> int:
-    options = RunOptions.from_namespace(args)
-    df = run_benchmark(getattr(args, "datasets", None), _models(args),
-                       **dataclasses.asdict(options))
+    df = run_with_options(getattr(args, "datasets", None), _models(args),
+                          RunOptions.from_namespace(args))
     if not args.quiet:
         _print_table(df)
     return 0 if (df["status"] == "ok").all() else 3
 
 
 def cmd_learning_curve(args) -> int:
-    options = RunOptions.from_namespace(args)
-    df = learning_curve(args.datasets, _models(args), sizes=args.sizes, seeds=args.seeds,
-                        **dataclasses.asdict(options))
+    df = curve_with_options(args.datasets, _models(args), args.sizes, args.seeds,
+                            RunOptions.from_namespace(args))
     if not args.quiet:
         cols = ["dataset", "model", "size", "accuracy_mean", "accuracy_std", "subsamples",
                 "fit_seconds"]

@@ -35,7 +35,7 @@ from mnistbench.harness.units import Unit, model_budget, params_hash
 from mnistbench.log import logger, progress_logging
 from mnistbench.reporting.curve_tables import curve_point, curve_split
 
-__all__ = ["CURVE_SIZES", "curve_units", "learning_curve", "repeats_at"]
+__all__ = ["CURVE_SIZES", "curve_units", "curve_with_options", "learning_curve", "repeats_at"]
 
 #: Training sizes per dataset; the last point of a dataset is its whole training split.
 CURVE_SIZES = {
@@ -107,9 +107,15 @@ def learning_curve(datasets=None, models=None, sizes=None, seeds=3, **options):
     pandas.DataFrame
         One row per (dataset, model, size): mean and spread of test accuracy, fit seconds.
     """
+    return curve_with_options(datasets, models, sizes, seeds,
+                              RunOptions.from_keywords("learning_curve", **options))
+
+
+def curve_with_options(datasets, models, sizes, seeds, opts: RunOptions):
+    """:func:`learning_curve` with its options as one :class:`RunOptions` (the command
+    line's, passed as they are)."""
     check_not_bootstrapping()
     check_not_loading_a_models_file("learning_curve")
-    opts = RunOptions.from_keywords("learning_curve", **options)
     if opts.cv is not None or opts.repeats != 1 or opts.tune:
         raise UsageError("cv, repeats and tune do not apply to a learning curve (its points "
                          "are scored on the test split, and a tuned point would need nested "

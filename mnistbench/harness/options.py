@@ -110,6 +110,8 @@ class RunOptions:
             value = getattr(self, name)
             if isinstance(value, (str, os.PathLike)) and str(value).strip():
                 setattr(self, name, user_path(value))
+        if self.scheduler:  # a scheduler address means the Dask backend
+            self.backend = "dask"
 
     @classmethod
     def from_keywords(cls, caller, **options) -> RunOptions:
@@ -120,8 +122,7 @@ class RunOptions:
         if unknown:
             raise UsageError(f"{caller} got unknown option(s) {unknown}; the options are "
                              f"{names}")
-        opts = cls(**options)
-        return dataclasses.replace(opts, backend="dask") if opts.scheduler else opts
+        return cls(**options)
 
     @classmethod
     def from_namespace(cls, args) -> RunOptions:

@@ -42,7 +42,8 @@ from mnistbench.hostinfo import host_description
 from mnistbench.log import logger, progress_logging
 from mnistbench.reporting.robustness_tables import write_corruption_figure
 
-__all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "staged_datasets"]
+__all__ = ["check_not_bootstrapping", "prepared_run", "run_benchmark", "run_with_options",
+           "staged_datasets"]
 
 
 def run_benchmark(datasets=None, models=None, preset="default", **options):
@@ -82,16 +83,22 @@ def run_benchmark(datasets=None, models=None, preset="default", **options):
     pandas.DataFrame
         One row per (dataset, model), sorted by test accuracy within each dataset.
     """
+    return run_with_options(datasets, models,
+                            RunOptions.from_keywords("run_benchmark", preset=preset, **options))
+
+
+run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
+
+
+def run_with_options(datasets, models, opts: RunOptions):
+    """:func:`run_benchmark` with its options as one :class:`RunOptions` (the command
+    line's, passed as they are)."""
     check_not_bootstrapping()
     check_not_loading_a_models_file("run_benchmark")
-    opts = RunOptions.from_keywords("run_benchmark", preset=preset, **options)
     with progress_logging(opts.quiet):
         datasets, sources = staged_datasets(datasets)
         return _run(names_of(datasets, "datasets", DATASETS, logger.info, DEFAULT_DATASETS),
                     resolve_models(models, logger.info), opts, sources)
-
-
-run_benchmark.__doc__ = run_benchmark.__doc__.replace("{options}", RunOptions.docs())
 
 
 def staged_datasets(datasets):

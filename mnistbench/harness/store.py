@@ -251,11 +251,6 @@ class RecordStore:
         return [r for r in self.load() if store_id is not None and r.store == store_id
                 and (host is None or r.host == host)]
 
-    def finished_keys(self, host=None) -> set:
-        """Keys of this store's own units recorded as ``ok`` (failed and timed-out units
-        are retried); with ``host``, only those recorded on that machine."""
-        return {r.unit_key for r in self.own_records(host) if r.ok}
-
     def reportable(self) -> list[Record]:
         """The records a report shows: the folder's own once a run has claimed it, else
         all of them (a folder of reference results)."""
