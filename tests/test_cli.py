@@ -41,7 +41,7 @@ def test_fetch_data_digits(capsys):
 
 
 def test_fetch_data_reports_failure_clearly(tmp_path, monkeypatch, capsys):
-    from mnistbench import datasets
+    from mnistbench.data import datasets
 
     monkeypatch.delenv("MNISTBENCH_DATA", raising=False)
     monkeypatch.setattr(datasets, "DOWNLOADERS", {})
@@ -55,7 +55,7 @@ def test_fetch_data_reports_failure_clearly(tmp_path, monkeypatch, capsys):
 
 def test_fetch_data_fashion_from_a_folder_and_not_by_default(tmp_path, monkeypatch, capsys,
                                                               fashion, mnist):
-    from mnistbench import datasets
+    from mnistbench.data import datasets
     from mnistbench.data.fashion_files import FASHION_FILES
 
     folder = tmp_path / "fashion"
@@ -80,6 +80,7 @@ def test_fetch_data_fashion_from_a_folder_and_not_by_default(tmp_path, monkeypat
     assert "digits: ok" in out and "mnist: ok" in out and "fashion-mnist" not in out
 
 
+@pytest.mark.e2e
 def test_train_refuses_all_as_one_dataset():
     out = run_cli("train", "--model", "logreg", "--dataset", "all", "--output", "x.skops")
     assert out.returncode == 2 and "a model is trained on one" in out.stderr

@@ -28,7 +28,8 @@ from sklearn.model_selection import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from mnistbench import architectures, cnn, load_dataset, scikeras_compat
+from mnistbench import load_dataset
+from mnistbench.estimators import architectures, cnn, scikeras_compat
 from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,7 +320,7 @@ def test_precision_sets_the_hidden_layers_dtype_policy(digits, precision):
 def test_precision_auto_follows_the_cpu(monkeypatch):
     import keras
 
-    from mnistbench import devices
+    from mnistbench.estimators import devices
 
     on_cpu = devices.keras_device().startswith("cpu")
     tf = keras.config.backend() == "tensorflow"

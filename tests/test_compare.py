@@ -48,6 +48,7 @@ def _test(records, model):
     return next(r for r in records if r["model"] == model and r["split"] == "test")
 
 
+@pytest.mark.e2e
 def test_a_run_against_itself_gives_the_same_answers(run_a, capsys, tmp_path):
     code, out, _ = cli(capsys, "compare", run_a, run_a, "--json", "--output", tmp_path / "c")
     assert code == 0
@@ -68,6 +69,7 @@ def test_a_run_against_itself_gives_the_same_answers(run_a, capsys, tmp_path):
     assert table["same"].all() and len(table) == 3
 
 
+@pytest.mark.e2e
 def test_a_tampered_row_is_different_and_the_others_stay_the_same(run_a, capsys, tmp_path):
     def tamper(records):  # logreg's test predictions recorded under svc's name
         _test(records, "svc")["predictions"] = _test(records, "logreg")["predictions"]
@@ -85,6 +87,7 @@ def test_a_tampered_row_is_different_and_the_others_stay_the_same(run_a, capsys,
     assert "2 of 3 rows give the same answers" in out and "no: McNemar" in out
 
 
+@pytest.mark.e2e
 def test_different_test_sets_are_refused(run_a, capsys, tmp_path):
     def other_images(records):
         for r in records:
@@ -98,6 +101,7 @@ def test_different_test_sets_are_refused(run_a, capsys, tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.e2e
 def test_no_row_in_common_is_refused(run_a, capsys, tmp_path):
     def rename(records):
         for r in records:
@@ -107,6 +111,7 @@ def test_no_row_in_common_is_refused(run_a, capsys, tmp_path):
     assert code == 2 and "no (dataset, model) row in common" in err
 
 
+@pytest.mark.e2e
 def test_partly_different_model_sets_name_the_rest(run_a, capsys, tmp_path):
     b = tmp_path / "b2"
     assert main(["run", "--datasets", "digits", "--models", "logreg", "xgboost", "--preset",
@@ -118,6 +123,7 @@ def test_partly_different_model_sets_name_the_rest(run_a, capsys, tmp_path):
     assert result["only_b"] == [["digits", "xgboost"]]
 
 
+@pytest.mark.e2e
 def test_the_shipped_reference_compares_with_itself_and_a_copy_of_a_run(capsys, tmp_path,
                                                                         run_a):
     code, out, _ = cli(capsys, "compare", RESULTS, RESULTS, "--json")
@@ -127,6 +133,7 @@ def test_the_shipped_reference_compares_with_itself_and_a_copy_of_a_run(capsys, 
     assert code == 0 and "A and B ran different presets (default / quick)" in out
 
 
+@pytest.mark.e2e
 def test_report_reference_adds_a_section(run_a, capsys, tmp_path):
     b = _copy(run_a, tmp_path)
     code, _, err = cli(capsys, "report", "--output", b, "--reference", run_a, "--no-figures")

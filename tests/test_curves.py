@@ -131,6 +131,7 @@ def _point(model, size, rep, accuracy):
             "preset": "learning-curve", "params_hash": "h"}
 
 
+@pytest.mark.e2e
 def test_curve_table_and_crossover(tmp_path):
     records = [_point("svc", 100, 1, 0.90), _point("svc", 100, 2, 0.92),
                _point("svc", 1000, 1, 0.97), _point("cnn-deep", 100, 1, 0.85),
@@ -157,6 +158,7 @@ def _curve_command(out):
             "--preset", "quick", "--output", str(out), "--no-figures", "-q"]
 
 
+@pytest.mark.e2e
 def test_learning_curve_resumes_after_kill_9(tmp_path):
     out = tmp_path / "curve"
     proc = subprocess.Popen(_curve_command(out), start_new_session=True,
@@ -186,6 +188,7 @@ def test_learning_curve_resumes_after_kill_9(tmp_path):
     assert (out / "learning_curve_digits.md").exists()
 
 
+@pytest.mark.e2e
 def test_report_re_renders_a_learning_curve(tmp_path):
     from mnistbench.cli import main
 

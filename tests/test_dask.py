@@ -32,6 +32,7 @@ def sequential(tmp_path_factory):
     return _records(out)
 
 
+@pytest.mark.e2e
 def test_local_cluster_gives_the_sequential_records(tmp_path, sequential):
     df = run_benchmark(["digits"], MODELS, preset="quick", output=tmp_path, quiet=True,
                        figures=False, backend="dask", n_jobs=2)
@@ -57,6 +58,7 @@ class KillFirstTask(distributed.WorkerPlugin):
             os._exit(1)
 
 
+@pytest.mark.e2e
 def test_a_lost_worker_s_unit_is_retried(tmp_path, sequential):
     import cloudpickle
 
@@ -76,12 +78,14 @@ def test_a_lost_worker_s_unit_is_retried(tmp_path, sequential):
     assert _scores(records) == expected
 
 
+@pytest.mark.e2e
 def test_timeout_is_refused_with_dask(tmp_path):
     with pytest.raises(ValueError, match="--timeout works with the local backend only"):
         run_benchmark(["digits"], ["logreg"], preset="quick", output=tmp_path, quiet=True,
                       backend="dask", timeout=10)
 
 
+@pytest.mark.e2e
 def test_a_models_file_is_loaded_again_on_each_dask_worker(tmp_path):
     """Its class lives only in the file: a worker loads the file rather than unpickle it."""
     from mnistbench import load_models_file
@@ -101,6 +105,7 @@ def test_a_models_file_is_loaded_again_on_each_dask_worker(tmp_path):
     assert len(_records(tmp_path / "out")) == len(SPLITS)
 
 
+@pytest.mark.e2e
 def test_a_lost_scheduler_is_one_line_exit_3_and_keeps_the_records(tmp_path):
     """The scheduler killed mid-run: the units it held are recorded as failed with one
     line each, one closing line, no traceback, exit 3; finished units stay recorded."""

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mnistbench import datasets
+from mnistbench.data import datasets
 from mnistbench.data.datasets import (
     DataUnavailableError,
     DataVerificationError,

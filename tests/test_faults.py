@@ -29,8 +29,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistbench import datasets, load_dataset, make_model
+from mnistbench import load_dataset, make_model
 from mnistbench.cli import main
+from mnistbench.data import datasets
 from mnistbench.estimators.persist import save_model
 from mnistbench.harness import RecordStore
 
@@ -123,6 +124,7 @@ BAD_OPTIONS = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("extra, message", BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
 def test_bad_run_option_is_refused_before_any_work(run_dir, capsys, extra, message):
     out, before = run_dir
@@ -142,6 +144,7 @@ ARGPARSE_ERRORS = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("argv, message", ARGPARSE_ERRORS, ids=[" ".join(a[:3]) for a, _ in ARGPARSE_ERRORS])
 def test_bad_command_line_is_a_usage_error(run_dir, capsys, argv, message):
     out, before = run_dir
@@ -169,6 +172,7 @@ def _records_is_a_folder(out):
     return target, r"records.jsonl is a folder, not a file"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make", [_output_is_a_file, _output_below_a_file, _records_is_a_folder])
 def test_unusable_output_is_found_before_the_first_unit(run_dir, capsys, make):
     out, before = run_dir
@@ -179,6 +183,7 @@ def test_unusable_output_is_found_before_the_first_unit(run_dir, capsys, make):
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_read_only_output_folder_simulated(run_dir, capsys, monkeypatch):
     """What a read-only folder does to the write probe (root ignores chmod, so the OS
     error is injected here; the real chmod case follows for non-root users)."""
@@ -195,6 +200,7 @@ def test_read_only_output_folder_simulated(run_dir, capsys, monkeypatch):
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(IS_ROOT, reason="root writes into read-only folders; simulated above")
 def test_read_only_output_folder(run_dir, capsys):
     out, before = run_dir
@@ -208,6 +214,7 @@ def test_read_only_output_folder(run_dir, capsys):
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(IS_ROOT, reason="root writes into read-only files")
 def test_read_only_records_file(run_dir, capsys):
     out, before = run_dir
@@ -218,6 +225,7 @@ def test_read_only_records_file(run_dir, capsys):
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_train_output_that_is_a_folder_fails_before_the_fit(tmp_path, capsys):
     (tmp_path / "model.skops").mkdir()
     code, _, err = run_cli(capsys, "train", "--model", "logreg", "--dataset", "digits",
@@ -228,6 +236,7 @@ def test_train_output_that_is_a_folder_fails_before_the_fit(tmp_path, capsys):
 
 
 # ------------------------------------------------------------ 3. bad records
+@pytest.mark.e2e
 def test_torn_last_line_loses_only_its_own_unit(run_dir, capsys):
     out, before = run_dir
     path = out / "records.jsonl"
@@ -241,6 +250,7 @@ def test_torn_last_line_loses_only_its_own_unit(run_dir, capsys):
     assert len(records) == len(lines)  # the torn unit alone was redone, and kept whole
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("junk", [b"[1, 2]\n", b'"text"\n', b"null\n", b'{"dataset": 3}\n',
                                   b"\x00\xff\n"])
 def test_lines_that_are_not_records_do_not_break_run_or_report(run_dir, capsys, junk):
@@ -263,6 +273,7 @@ def test_report_without_records_names_the_command(tmp_path, capsys):
     assert not (tmp_path / "empty").exists()
 
 
+@pytest.mark.e2e
 def test_records_made_elsewhere_are_never_written_into(run_dir, capsys):
     """The shipped reference records of a clone: never resumed, never shown as the user's,
     never written into: one usage error before any work, every file untouched."""
@@ -353,6 +364,7 @@ def test_a_decompression_bomb_in_a_folder_is_skipped_with_a_warning(digit_folder
     assert len(ds.y_train) + len(ds.y_test) == 20  # every good image kept
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make, message", [
     (lambda root: shutil.rmtree(root), r"no such folder.*one sub-folder per class"),
     (lambda root: shutil.rmtree(root / "1"), r"found 1 class folder.*need at least two"),
@@ -472,6 +484,7 @@ def test_a_bad_model_file_is_one_clear_error(tmp_path, capsys, make, message):
     assert (path.read_bytes() if path.is_file() else None) == before  # never altered
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("param, message", [
     ("nokey", r"expected KEY=VALUE"),
     ("no_such_param=3", r"logreg has no parameter 'no_such_param'; its parameters:"),
@@ -536,6 +549,7 @@ def _children(pid):
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+@pytest.mark.e2e
 def test_orphaned_workers_exit_quietly_after_kill_9_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "mnistbench", "run", "--datasets", "digits", "--models",
@@ -616,6 +630,7 @@ def test_two_first_appends_at_once_make_one_store_id(tmp_path):
         assert len(records) == 2 and ids == {owner}, (ids, owner)
 
 
+@pytest.mark.e2e
 def test_a_held_folder_is_named_and_a_waiting_run_goes_on_after_it(run_dir, capsys):
     import threading
 
@@ -644,6 +659,7 @@ def test_a_held_folder_is_named_and_a_waiting_run_goes_on_after_it(run_dir, caps
     assert (out / "records.jsonl").read_bytes() == before  # every unit was already done
 
 
+@pytest.mark.e2e
 def test_a_killed_lock_holder_leaves_no_stale_lock(run_dir, capsys):
     out, before = run_dir
     holder = subprocess.Popen([sys.executable, "-c", (
@@ -659,6 +675,7 @@ def test_a_killed_lock_holder_leaves_no_stale_lock(run_dir, capsys):
 
 
 # ------------------------------------------------------------ 9. the owner file
+@pytest.mark.e2e
 @pytest.mark.parametrize("damage", [b"", b'{"store_id": "ab', b"\x00\x00", b"[]", b'{"store_id": ""}'],
                          ids=["empty", "torn", "zeros", "not-an-object", "blank-id"])
 def test_a_damaged_owner_file_is_repaired_from_the_records(run_dir, capsys, damage):
@@ -674,6 +691,7 @@ def test_a_damaged_owner_file_is_repaired_from_the_records(run_dir, capsys, dama
     assert json.loads(owner.read_text())["store_id"] == store_id
 
 
+@pytest.mark.e2e
 def test_a_damaged_owner_file_with_two_ids_in_the_records_asks(run_dir, capsys):
     out, before = run_dir
     lines = before.splitlines(keepends=True)
@@ -734,6 +752,7 @@ def _records_broken_link(out):
     return r"records.jsonl is a broken symbolic link"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make", [_records_to_dev_null, _records_fifo, _owner_is_a_folder,
                                   _records_broken_link])
 def test_special_files_in_the_output_are_refused_before_work(run_dir, capsys, make):
@@ -769,6 +788,7 @@ BAD_LINES = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", BAD_LINES)
 def test_a_misreadable_record_is_skipped_and_its_unit_runs_again(run_dir, capsys, kind):
     out, before = run_dir
@@ -787,6 +807,7 @@ def test_a_misreadable_record_is_skipped_and_its_unit_runs_again(run_dir, capsys
 
 
 # ------------------------------------------------------------ 12. inputs normalised and checked
+@pytest.mark.e2e
 def test_the_api_takes_one_name_as_a_string(tmp_path):
     from mnistbench import run_benchmark
 
@@ -795,6 +816,7 @@ def test_the_api_takes_one_name_as_a_string(tmp_path):
     assert list(df["dataset"]) == ["digits"] and list(df["model"]) == ["logreg"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kwargs, message", [
     ({"datasets": [], "models": ["logreg"]}, r"datasets=\[\] names nothing"),
     ({"datasets": ["digits"], "models": []}, r"models=\[\] names nothing"),
@@ -815,6 +837,7 @@ def test_bad_names_are_refused_by_the_api_before_any_work(tmp_path, monkeypatch,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_a_name_given_twice_runs_once(tmp_path, capsys):
     code, _, err = run_cli(capsys, "run", "--models", "logreg", "logreg", "--datasets", "digits",
                            "digits", "--preset", "quick", "--no-figures", "--no-robustness",
@@ -844,6 +867,7 @@ MORE_BAD_OPTIONS = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("extra, message", MORE_BAD_OPTIONS,
                          ids=[" ".join(a) for a, _ in MORE_BAD_OPTIONS])
 def test_more_bad_options_are_refused_before_any_work(run_dir, capsys, extra, message):
@@ -854,6 +878,7 @@ def test_more_bad_options_are_refused_before_any_work(run_dir, capsys, extra, me
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_dask_backend_without_dask_is_a_usage_error(run_dir, capsys, monkeypatch):
     out, before = run_dir
     _no_dask(monkeypatch)
@@ -877,6 +902,7 @@ BAD_MODEL_FILES = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name, text, message", BAD_MODEL_FILES,
                          ids=[n for n, _, _ in BAD_MODEL_FILES])
 def test_a_bad_models_file_is_refused_before_any_work(run_dir, capsys, tmp_path, name, text,
@@ -891,6 +917,7 @@ def test_a_bad_models_file_is_refused_before_any_work(run_dir, capsys, tmp_path,
     assert (out / "records.jsonl").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_empty_folder_name_on_the_command_line(capsys):
     code, _, err = run_cli(capsys, "run", "--datasets", "folder:", "--models", "logreg")
     assert_error(err, r"'folder:' names no folder")
@@ -916,6 +943,7 @@ def test_a_cache_variable_naming_a_file_is_named(monkeypatch, tmp_path, capsys):
     assert (tmp_path / "file").read_text() == "mine"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("argv, message", [
     (["--param", "logreg=5"], r"'logreg' is a part of the logreg pipeline, not a value"),
     (["--param", "steps=3"], r"'steps' is a part of the logreg pipeline, not a value"),
@@ -985,6 +1013,7 @@ def test_images_of_another_shape_are_refused(digits, name):
 
 
 # ------------------------------------------------------------ 14. the spawn guard
+@pytest.mark.e2e
 def test_a_script_without_the_main_guard_gets_one_clear_error(tmp_path):
     script = tmp_path / "unguarded.py"
     script.write_text(

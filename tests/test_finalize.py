@@ -93,6 +93,7 @@ def test_folder_errors(tmp_path):
         load_image_folder(root, prepare=False, cache=tmp_path / "c")
 
 
+@pytest.mark.e2e
 def test_run_all_on_a_folder(digit_folder, tmp_path, capsys):
     code = main(["run-all", "--dataset", f"folder:{digit_folder}", "--preset", "quick",
                  "--cv", "2", "--output", str(tmp_path / "out"), "--quiet", "--no-figures"])
@@ -106,6 +107,7 @@ def test_run_all_on_a_folder(digit_folder, tmp_path, capsys):
     assert all(r["status"] == "ok" for r in records)
 
 
+@pytest.mark.e2e
 def test_train_writes_a_model_with_metadata(folder_model, digit_folder):
     meta = read_metadata(folder_model)
     assert meta["model"] == "logreg" and meta["dataset"] == f"folder:{digit_folder}"
@@ -117,6 +119,7 @@ def test_train_writes_a_model_with_metadata(folder_model, digit_folder):
     assert meta2 == meta and model.score(*ds.test) == meta["test_accuracy"]  # the same model
 
 
+@pytest.mark.e2e
 def test_predict_example_images(folder_model, capsys):
     code = main(["predict", str(EXAMPLES / "seventeen.png"), str(EXAMPLES / "four.jpg"),
                  "--model", str(folder_model), "--json"])
@@ -131,6 +134,7 @@ def test_predict_example_images(folder_model, capsys):
             assert d["kind"] == "probability" and d["label"] == d["top"][0][0]
 
 
+@pytest.mark.e2e
 def test_predict_keeps_going_past_bad_files(folder_model, tmp_path, capsys):
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 100), 250).save(blank)
@@ -147,6 +151,7 @@ def test_predict_keeps_going_past_bad_files(folder_model, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.e2e
 def test_predict_refuses_a_model_for_other_images(tmp_path, capsys):
     out = tmp_path / "digits-logreg.skops"
     assert main(["train", "--model", "logreg", "--dataset", "digits", "--output", str(out),
@@ -156,6 +161,7 @@ def test_predict_refuses_a_model_for_other_images(tmp_path, capsys):
     assert "'digits'" in err and "8x8" in err and "--dataset mnist" in err
 
 
+@pytest.mark.e2e
 def test_svc_models_report_scores_not_probabilities(digit_folder, tmp_path, capsys):
     out = tmp_path / "svc.skops"
     assert main(["train", "--model", "svc", "--dataset", f"folder:{digit_folder}",
@@ -187,6 +193,7 @@ def test_unsafe_skops_files_need_explicit_trust(tmp_path, mnist):
     assert np.array_equal(loaded.predict(X), model.predict(X))
 
 
+@pytest.mark.e2e
 def test_model_file_errors(tmp_path, folder_model, capsys):
     with pytest.raises(ModelFileError, match="no such model file"):
         read_metadata(tmp_path / "none.skops")
@@ -203,6 +210,7 @@ def test_model_file_errors(tmp_path, folder_model, capsys):
     assert "not a model file" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_train_checks_its_arguments_before_fitting(tmp_path, capsys):
     assert main(["train", "--model", "logreg", "--dataset", "digits",
                  "--output", str(tmp_path / "m.keras")]) == 1
@@ -215,6 +223,7 @@ def test_train_checks_its_arguments_before_fitting(tmp_path, capsys):
     assert read_metadata(tmp_path / "m.skops")["overrides"] == {"logreg__C": 0.5}
 
 
+@pytest.mark.e2e
 def test_cnn_train_and_predict_through_the_cli(digit_folder, tmp_path):
     out = tmp_path / "cnn.keras"
     run = subprocess.run(

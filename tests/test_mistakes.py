@@ -52,6 +52,7 @@ def models_file(folder, body, name="models.py"):
     return path
 
 
+@pytest.mark.e2e
 def test_plain_scikit_learn_classifiers_get_flat_rows(tmp_path, capsys):
     path = models_file(tmp_path, """
         from sklearn.ensemble import ExtraTreesClassifier
@@ -125,6 +126,7 @@ BAD_MODELS = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", sorted(BAD_MODELS))
 def test_a_model_that_would_fail_every_unit_is_refused_before_work(tmp_path, capsys, case):
     body, message = BAD_MODELS[case]
@@ -137,6 +139,7 @@ def test_a_model_that_would_fail_every_unit_is_refused_before_work(tmp_path, cap
     assert listing(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_bad_grid_key_is_refused_before_work(tmp_path, capsys):
     path = models_file(tmp_path, """
         from sklearn.linear_model import LogisticRegression
@@ -151,6 +154,7 @@ def test_a_bad_grid_key_is_refused_before_work(tmp_path, capsys):
     assert listing(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_models_of_a_file_are_chosen_by_name_and_import_their_neighbours(tmp_path, capsys,
                                                                          monkeypatch):
     (tmp_path / "lib").mkdir()
@@ -170,6 +174,7 @@ def test_models_of_a_file_are_chosen_by_name_and_import_their_neighbours(tmp_pat
     assert str(path.parent) not in sys.path  # only while the file loads
 
 
+@pytest.mark.e2e
 def test_a_models_file_that_starts_a_run_when_loaded_is_refused(tmp_path, capsys):
     path = models_file(tmp_path, """
         from sklearn.dummy import DummyClassifier
@@ -186,6 +191,7 @@ def test_a_models_file_that_starts_a_run_when_loaded_is_refused(tmp_path, capsys
     assert listing(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_broken_entry_point_says_why_when_named(monkeypatch, capsys, tmp_path):
     class Broken:
         name, value, dist = "fancy", "fancy_pkg:MODEL", None
@@ -214,6 +220,7 @@ def test_device_gpu_without_a_gpu_is_refused(tmp_path, capsys, command):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_learning_curve_seeds_are_capped_before_work(tmp_path, capsys):
     code, _, err = cli(capsys, "learning-curve", "--datasets", "digits", "--seeds", "100000",
                        "--output", tmp_path / "out", "-q")
@@ -222,6 +229,7 @@ def test_learning_curve_seeds_are_capped_before_work(tmp_path, capsys):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_a_quoted_tilde_output_is_the_home_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -235,6 +243,7 @@ def test_a_quoted_tilde_output_is_the_home_folder(tmp_path, capsys, monkeypatch)
     assert RunOptions(output="~/y").output == str(tmp_path / "home" / "y")
 
 
+@pytest.mark.e2e
 def test_a_script_on_standard_input_runs_its_workers(tmp_path):
     script = (f"from mnistbench import run_benchmark\n"
               f"df = run_benchmark(['digits'], ['logreg'], preset='quick', quiet=True, "
@@ -363,6 +372,7 @@ def test_raw_messages_became_one_line_naming_the_fix(tmp_path, capsys, case):
     assert listing(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_model_file_mistakes_name_the_file(tmp_path, capsys, skops_model):
     import shutil
 
@@ -397,6 +407,7 @@ def test_odd_images_are_read(tmp_path):
     np.testing.assert_array_equal(digits["white"], digits["black"])
 
 
+@pytest.mark.e2e
 def test_a_dataset_object_s_mistakes_are_named(tmp_path, digits_ds):
     import dataclasses
 

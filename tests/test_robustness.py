@@ -22,6 +22,7 @@ from mnistbench.harness.units import Unit, params_hash
 NOT_ON_8X8 = {"glass_blur", "fog", "spatter", "canny_edges"}
 
 
+@pytest.mark.e2e
 def test_run_all_records_robustness_and_writes_table_heatmap_and_section(tmp_path):
     out = tmp_path / "out"
     run_benchmark(["digits"], ["logreg"], preset="quick", output=out, quiet=True)
@@ -42,6 +43,7 @@ def test_run_all_records_robustness_and_writes_table_heatmap_and_section(tmp_pat
     assert "Robustness: accuracy under 15 corruptions" in page
 
 
+@pytest.mark.e2e
 def test_the_preset_sets_the_images_and_is_part_of_the_hash():
     assert PRESETS["default"].robustness == 3000 and PRESETS["full"].robustness == 10000
     quick = PRESETS["quick"]
@@ -58,7 +60,7 @@ def test_sets_are_cached_checksummed_and_regenerated_when_damaged(tmp_path, digi
     assert len(lines) == 1 and "generated" in lines[0]
     [path] = (tmp_path / "corrupted").glob("*.npz")
     # a second process loads it (the in-process memo is per path: clear it to read the file)
-    from mnistbench import robustness
+    from mnistbench.evaluation import robustness
     robustness._MEMO.clear()
     again = corrupted_sets("digits", digits, 50, seed=1, cache=tmp_path, log=lines.append)
     assert len(lines) == 1  # loaded, not generated
@@ -107,6 +109,7 @@ def test_scores_and_table_from_a_known_model(digits):
     assert np.isnan(row["fog"]) and row["clean"] == pytest.approx(100 * share)
 
 
+@pytest.mark.e2e
 def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashion):
     """Fashion-MNIST is a registry dataset like MNIST: every model, the same protocol,
     every corruption applicable at 28x28, the tables under its name."""

@@ -70,6 +70,7 @@ def test_failed_units_are_not_counted_as_finished(tmp_path):
     assert {r.unit_key for r in store.own_records() if r.ok} == {("d", "m", "fold-1", "h")}
 
 
+@pytest.mark.e2e
 def test_records_from_another_machine_are_resumed_by_no_run(tmp_path):
     """A clone's shipped results/records.jsonl must not pass for the user's own run: a
     folder holding only records made on another machine is refused, untouched."""
@@ -103,6 +104,7 @@ def test_params_hash_changes_with_what_changes_results():
     assert [u.split for u in a] == ["fold-1", "fold-2", "test"]
 
 
+@pytest.mark.e2e
 def test_repeated_folds_are_new_splits_and_pair_across_models(tmp_path):
     once = plan_units(["digits"], ["logreg"], PRESETS["quick"])
     df = run_benchmark(["digits"], ["logreg", "svc"], "quick", repeats=3, output=tmp_path,
@@ -128,6 +130,7 @@ def quick_run(tmp_path_factory):
     return out, df
 
 
+@pytest.mark.e2e
 def test_run_benchmark_returns_the_table(quick_run):
     out, df = quick_run
     assert list(df["model"]) == sorted(FAST_MODELS, key=lambda m: -df.set_index("model").loc[m, "test_accuracy"])
@@ -146,6 +149,7 @@ def test_run_benchmark_returns_the_table(quick_run):
     assert all(np.array(r["confusion"]).sum() == 450 for r in test)
 
 
+@pytest.mark.e2e
 def test_rerun_skips_finished_units_and_rerenders(quick_run):
     out, df = quick_run
     before = (out / "records.jsonl").read_text()
@@ -154,6 +158,7 @@ def test_rerun_skips_finished_units_and_rerenders(quick_run):
     pd.testing.assert_frame_equal(again, df)
 
 
+@pytest.mark.e2e
 def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     """Kill -9 a real run midway; the re-run completes it without redoing finished units."""
     out = tmp_path / "run"
@@ -204,6 +209,7 @@ def test_a_unit_past_the_timeout_is_stopped_and_recorded(tmp_path):
     assert timed_out["model"] == "cnn-deep" and "10 s" in timed_out["error"]
 
 
+@pytest.mark.e2e
 def test_parallel_workers_give_the_same_records(tmp_path, quick_run):
     out, df = quick_run
     df2 = run_benchmark(["digits"], FAST_MODELS, "quick", output=tmp_path, quiet=True, n_jobs=2)
@@ -235,6 +241,7 @@ class _Cells(HTMLParser):
             self._row[-1] += data
 
 
+@pytest.mark.e2e
 def test_every_table_format_parses_back(quick_run):
     out, df = quick_run
     n = len(df)
@@ -267,6 +274,7 @@ def test_every_table_format_parses_back(quick_run):
     assert re.search(r"<!-- run \d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}; records up to ", header)
 
 
+@pytest.mark.e2e
 def test_figures_are_written(quick_run):
     out, _ = quick_run
     for stem in ("digits_cv_boxplot", "digits_confusion_best", "digits_accuracy_vs_fit_time"):
@@ -274,6 +282,7 @@ def test_figures_are_written(quick_run):
             assert (out / f"{stem}.{ext}").stat().st_size > 1000
 
 
+@pytest.mark.e2e
 def test_figures_leave_the_users_matplotlib_backend_alone(quick_run, tmp_path):
     """A notebook user's backend must survive a report (it used to be forced to Agg)."""
     import matplotlib
@@ -314,6 +323,7 @@ def test_tables_show_failures_with_their_error(tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI
+@pytest.mark.e2e
 def test_cli_run_then_report_alone(tmp_path, capsys):
     args = ["--preset", "quick", "--output", str(tmp_path), "-q", "--no-figures"]
     assert main(["run", "--datasets", "digits", "--models", "logreg", *args]) == 0
@@ -323,6 +333,7 @@ def test_cli_run_then_report_alone(tmp_path, capsys):
     assert (tmp_path / "digits_confusion_best.png").exists()  # report draws the figures
 
 
+@pytest.mark.e2e
 def test_a_plain_report_renders_the_folders_newest_run_whatever_its_options(tmp_path, capsys):
     args = ["--datasets", "digits", "--models", "logreg", "--output", str(tmp_path), "-q",
             "--no-figures"]
@@ -344,11 +355,13 @@ def test_a_plain_report_renders_the_folders_newest_run_whatever_its_options(tmp_
     assert "no run with preset 'default'" in err and "preset quick-cv5, seed 0" in err
 
 
+@pytest.mark.e2e
 def test_cli_report_without_records_is_a_clear_error(tmp_path, capsys):
     assert main(["report", "--output", str(tmp_path)]) == 1
     assert "run-all" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_cli_rejects_unknown_models():
     out = subprocess.run([sys.executable, "-m", "mnistbench", "run", "--models", "resnet"],
                          capture_output=True, text=True)
@@ -401,6 +414,7 @@ def test_the_cnns_final_fits_are_handed_out_first():
     assert all(split != "test" for _, _, split in order[4:])
 
 
+@pytest.mark.e2e
 def test_an_npz_dataset_runs_and_a_changed_file_is_recomputed(tmp_path, digits):
     """npz:PATH is a dataset like a registered one; the arrays' fingerprint is part of each
     unit's hash, so another file saved under the same name is never resumed as this one."""
@@ -425,6 +439,7 @@ def test_an_npz_dataset_runs_and_a_changed_file_is_recomputed(tmp_path, digits):
     assert {r["params_hash"] for r in again[3:]}.isdisjoint({r["params_hash"] for r in first})
 
 
+@pytest.mark.e2e
 def test_a_dataset_object_runs_under_its_own_name_and_resumes(tmp_path, digits, monkeypatch):
     """A Dataset passed to run_benchmark is the same data as its registered twin: the same
     scores, under its own name, with its fingerprint in the hash (a changed object reruns)."""
@@ -446,6 +461,7 @@ def test_a_dataset_object_runs_under_its_own_name_and_resumes(tmp_path, digits, 
     assert len((out / "records.jsonl").read_text().splitlines()) == 9
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("make, match", [
     (lambda ds: dataclasses.replace(ds, name="digits"), r"named 'digits': give it a name of its own"),
     (lambda ds: dataclasses.replace(ds, name="my data"), r"named 'my data'"),

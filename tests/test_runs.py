@@ -77,6 +77,7 @@ def npz_files(tmp_path, digits):
 
 
 # ------------------------------------------------------------ 1. report renders the run made
+@pytest.mark.e2e
 def test_a_replaced_and_restored_file_reports_the_last_run(tmp_path, npz_files, capsys,
                                                            monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -101,6 +102,7 @@ def _models_file(path, body):
     return path
 
 
+@pytest.mark.e2e
 def test_a_parameter_changed_and_back_reports_the_run_made(tmp_path, capsys):
     out, models = tmp_path / "out", tmp_path / "models.py"
     run = ["run", "--datasets", "digits", "--models-from", models, "--models", "logreg",
@@ -120,6 +122,7 @@ def test_a_parameter_changed_and_back_reports_the_run_made(tmp_path, capsys):
     assert [sum(u["used"] == "reused" for u in e["units"]) for e in entries] == [0, 3, 6]
 
 
+@pytest.mark.e2e
 def test_robustness_toggled_reports_the_run_made(tmp_path, capsys):
     out = tmp_path / "out"
     run = ["run", "--datasets", "digits", "--models", "logreg", "--preset", "quick", "-q",
@@ -135,6 +138,7 @@ def test_robustness_toggled_reports_the_run_made(tmp_path, capsys):
     assert "Robustness" not in (out / "report.html").read_text()
 
 
+@pytest.mark.e2e
 def test_report_run_lists_and_refuses_an_unknown_id(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(capsys, "run", "--datasets", "digits", "--models", "logreg", "--output", out,
@@ -146,6 +150,7 @@ def test_report_run_lists_and_refuses_an_unknown_id(tmp_path, capsys):
     assert snapshot(out) == before
 
 
+@pytest.mark.e2e
 def test_a_folder_without_runs_renders_as_before_with_a_note(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(capsys, "run", "--datasets", "digits", "--models", "logreg", "--output", out,
@@ -176,6 +181,7 @@ BROKEN = """
     """
 
 
+@pytest.mark.e2e
 def test_a_fixed_class_and_a_fixed_helper_run_again(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the helper module lies beside the models file
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -286,12 +292,14 @@ def _refused(capsys, tmp_path, dataset, pattern, *extra):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_class_folders_of_one_label_are_refused(tmp_path, capsys):
     root = _image_folder(tmp_path / "imgs", {"1": 1, "01": 7, "2": 2})
     _refused(capsys, tmp_path, f"folder:{root}",
              r"class folders .*imgs/01 and .*imgs/1 name one label; merge them")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("label, shown", [(np.nan, "nan"), (2.5, "2.5")])
 def test_nan_or_fractional_labels_are_refused(tmp_path, capsys, digits, label, shown):
     y = digits.y_train.astype(float)
@@ -309,6 +317,7 @@ def test_whole_float_labels_are_integers(tmp_path, digits):
     assert ds.y_train.dtype == np.int64 and set(ds.y_train) == set(range(10))
 
 
+@pytest.mark.e2e
 def test_an_image_shape_that_disagrees_with_the_arrays_is_refused(tmp_path, digits):
     from mnistbench import run_benchmark
     from mnistbench.errors import UsageError
@@ -324,6 +333,7 @@ def test_an_image_shape_that_disagrees_with_the_arrays_is_refused(tmp_path, digi
                          quiet=True, robustness=False, figures=False)["status"].eq("ok").all()
 
 
+@pytest.mark.e2e
 def test_an_output_inside_a_folder_dataset_is_refused(tmp_path, capsys):
     root = _image_folder(tmp_path / "imgs", {"0": 0, "1": 1})
     before = snapshot(tmp_path)
@@ -335,6 +345,7 @@ def test_an_output_inside_a_folder_dataset_is_refused(tmp_path, capsys):
 
 
 # ------------------------------------------------------------ 5. reference folders
+@pytest.mark.e2e
 def test_a_copy_of_the_reference_results_is_read_only_to_runs(tmp_path, capsys):
     ref = tmp_path / "ref"
     ref.mkdir()
@@ -356,6 +367,7 @@ def test_a_copy_of_the_reference_results_is_read_only_to_runs(tmp_path, capsys):
                                   pd.read_csv(RESULTS / "results_digits.csv"))
 
 
+@pytest.mark.e2e
 def test_run_entries_name_the_options_data_models_and_units(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(capsys, "run", "--datasets", "digits", "--models", "logreg", "--output", out,

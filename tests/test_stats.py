@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from mnistbench import stats
+from mnistbench.evaluation import stats
 from mnistbench.reporting.report import significance, summarize, write_report
 
 

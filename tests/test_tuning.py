@@ -40,6 +40,7 @@ def test_tune_plans_a_tuned_twin_of_every_unit_with_its_own_hash():
                             {}, tune={"svc__C": [1, 10]})
 
 
+@pytest.mark.e2e
 def test_tune_on_tiny_data_records_its_choice_and_writes_the_side_by_side_table(tmp_path):
     out = tmp_path / "out"
     preset = dataclasses.replace(PRESETS["quick"], tune_max_samples=400)
@@ -113,6 +114,7 @@ def test_halving_search_caps_the_last_round_and_refits_on_everything():
         halving_search(LogisticRegression(), {})
 
 
+@pytest.mark.e2e
 def test_tune_is_a_cli_flag_and_refused_by_learning_curve(tmp_path):
     args = build_parser().parse_args(["run-all", "--tune", "--dataset", "digits"])
     assert RunOptions.from_namespace(args).tune is True

@@ -43,6 +43,7 @@ def _table(out, name):
 
 
 # ------------------------------------------------------------------ the comparison
+@pytest.mark.e2e
 def test_custom_rows_stand_beside_the_registry_rows_and_resume(tmp_path):
     out = tmp_path / "run"
     df = run_benchmark(["digits"], ["logreg", ("ridge", ridge()), ("tree", tree)], output=out,
@@ -68,6 +69,7 @@ def test_custom_rows_stand_beside_the_registry_rows_and_resume(tmp_path):
     assert [r["model"] for r in redone] == ["ridge"] * 3  # only the changed model's units
 
 
+@pytest.mark.e2e
 def test_the_command_line_takes_a_models_file_whose_class_lives_in_it(tmp_path, capsys):
     models = tmp_path / "my_models.py"
     models.write_text(textwrap.dedent("""
@@ -119,6 +121,7 @@ def test_a_file_model_is_loaded_again_where_it_is_used_and_checked_by_content(tm
         pickle.loads(pickle.dumps(spec)).build()
 
 
+@pytest.mark.e2e
 def test_a_custom_grid_gives_a_tuned_row(tmp_path):
     mine = CustomModel(ridge(), grid={"ridgeclassifier__alpha": [0.1, 10.0]})
     df = run_benchmark(["digits"], {"ridge": mine}, output=tmp_path, tune=True,
@@ -128,6 +131,7 @@ def test_a_custom_grid_gives_a_tuned_row(tmp_path):
     assert {r["search"]["best_params"]["ridgeclassifier__alpha"] for r in tuned} <= {0.1, 10.0}
 
 
+@pytest.mark.e2e
 def test_a_custom_model_takes_part_in_the_learning_curve(tmp_path):
     df = learning_curve(["digits"], [("ridge", ridge())], sizes=[100], seeds=1,
                         output=tmp_path, quiet=True, figures=False)
@@ -210,6 +214,7 @@ def installed_plugin(tmp_path, monkeypatch):
     return site
 
 
+@pytest.mark.e2e
 def test_an_installed_entry_point_is_listed_and_runs_when_named(installed_plugin, tmp_path,
                                                                capsys):
     assert main(["list"]) == 0
@@ -257,6 +262,7 @@ BAD_MODELS = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("models, message", BAD_MODELS, ids=[m for _, m in BAD_MODELS])
 def test_a_bad_model_is_refused_before_any_work(tmp_path, models, message):
     with pytest.raises(UsageError, match=message):
@@ -264,6 +270,7 @@ def test_a_bad_model_is_refused_before_any_work(tmp_path, models, message):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_a_model_that_cannot_reach_the_workers_is_refused(tmp_path):
     class Local(RidgeClassifier):  # a class inside a function cannot be pickled
         pass
