@@ -135,6 +135,7 @@ def _row(key, ra, rb) -> dict:
         mean_a, low, high = corrected_cv_interval(
             cv_a, np.mean([r.n_train for r in ra["folds"]]),
             np.mean([r.n_test for r in ra["folds"]]))
+        low, high = max(0.0, low), min(1.0, high)  # an accuracy's interval, as the tables
     mean_b = float(np.mean(cv_b)) if cv_b else math.nan
     inside = None if math.isnan(low) or not cv_b else bool(low <= mean_b <= high)
     fit = [sum(r.fit_seconds or 0.0 for r in [row["test"], *row["folds"]]) for row in (ra, rb)]
