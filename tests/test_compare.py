@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _cli import cli
 
 from mnistbench.cli import main
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-def cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

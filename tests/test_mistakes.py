@@ -3,7 +3,6 @@ the zoo, and a model, option or script that would fail every unit is one usage e
 naming it, with every file untouched."""
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import cli, listing, one_error
 
 from mnistbench.cli import main
 from mnistbench.estimators import user_models
@@ -27,23 +27,10 @@ def digits_ds():
     return load_dataset("digits")
 
 
-def cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def one_error(err, pattern):
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
-def listing(folder):
-    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
 
 
 def models_file(folder, body, name="models.py"):

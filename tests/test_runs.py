@@ -9,7 +9,6 @@ right table or in one usage error before any work, with every file untouched.
 import dataclasses
 import hashlib
 import json
-import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -17,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import cli, one_error
 from PIL import Image
 
 from mnistbench import load_dataset
-from mnistbench.cli import main
 from mnistbench.data.datasets import canonical_dataset_name
 from mnistbench.estimators.identity import changed_code, code_identity
 from mnistbench.harness.execute import record_unit
@@ -33,19 +32,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 QUICK = ["--preset", "quick", "-q", "--no-figures", "--no-robustness"]
 
 
-def cli(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def one_error(err, pattern):
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def accuracy_of(out, dataset, model):
