@@ -418,7 +418,7 @@ def test_a_full_disk_names_the_file_and_keeps_the_records(tmp_path, monkeypatch)
     import errno
 
     from mnistbench.errors import OutputError
-    from mnistbench.harness import records as store_module
+    from mnistbench.harness import store as store_module
 
     store = store_module.RecordStore(tmp_path / "records.jsonl")
     store.append({"dataset": "d", "model": "m", "split": "test", "status": "failed",
