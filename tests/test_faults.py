@@ -589,6 +589,7 @@ def _own_ids(out):
     return records, {r["store"] for r in records}, owner
 
 
+@pytest.mark.e2e
 def test_two_concurrent_runs_never_compute_a_unit_twice(tmp_path):
     """Two real ``run`` processes on one fresh folder, started together: the second waits
     for the first (--wait), then finds every unit done. MNISTBENCH_CONCURRENCY_TRIES sets

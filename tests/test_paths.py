@@ -127,6 +127,7 @@ def _threads_of(pid):
         return 0
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 def test_a_worker_killed_mid_unit_is_recorded_and_the_run_goes_on(tmp_path):
     import multiprocessing

@@ -183,6 +183,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert [r.to_dict() for r in after[: len(done_before)]] == done_before
 
 
+@pytest.mark.e2e
 def test_a_failing_unit_is_recorded_and_the_run_goes_on(tmp_path):
     units = plan_units(["digits"], ["logreg"], PRESETS["quick"])
     broken = plan_units(["digits"], ["no-such-model"], PRESETS["quick"])[:1]
@@ -195,12 +196,13 @@ def test_a_failing_unit_is_recorded_and_the_run_goes_on(tmp_path):
     assert set(table["status"]) == {"ok", "failed"}  # shown, never dropped
 
 
+@pytest.mark.e2e
 def test_a_unit_past_the_timeout_is_stopped_and_recorded(tmp_path):
     """The timeout counts a unit's own work, from when its worker (already started and
     ready) takes it: a busy machine slows the 1,000-image fast unit a little, never past
-    the limit, while the deep net's 2,500 optimizer steps on 1,347 images stay far above
-    it on any CPU."""
-    slow = plan_units(["digits"], ["cnn-deep"], PRESETS["default"])[-1:]
+    the limit, while the deep net's final fit on all 60,000 MNIST images stays far above
+    it on any CPU (its 2,500 steps on digits took under 10 s on a Zen 5 in bfloat16)."""
+    slow = plan_units(["mnist"], ["cnn-deep"], PRESETS["default"])[-1:]
     fast = plan_units(["digits"], ["logreg"], PRESETS["quick"])[-1:]
     store = RecordStore(tmp_path / "r.jsonl")
     statuses = run_units(slow + fast, store, timeout=10.0, n_jobs=2, threads=1)

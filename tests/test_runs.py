@@ -214,6 +214,7 @@ def test_code_identity_counts_installed_packages_by_version_and_files_by_content
     assert changed_code(planned) == [str(path)]
 
 
+@pytest.mark.e2e
 def test_a_unit_whose_model_file_changed_fails_without_a_record_of_it(tmp_path, digits):
     from mnistbench.estimators.user_models import load_models_file
 
@@ -230,6 +231,7 @@ def test_a_unit_whose_model_file_changed_fails_without_a_record_of_it(tmp_path, 
 
 
 # ------------------------------------------------------------ 3. data identity
+@pytest.mark.e2e
 def test_a_unit_whose_data_changed_fails_and_records_no_score(tmp_path, npz_files):
     good, bad = npz_files
     data = tmp_path / "data.npz"
