@@ -180,7 +180,8 @@ def test_a_fixed_class_and_a_fixed_helper_run_again(tmp_path, capsys, monkeypatc
     out = tmp_path / "out"
     run = ["run", "--datasets", "digits", "--models-from", models, "--models", "logreg",
            "--output", out, *QUICK]
-    assert cli(capsys, *run)[0] == 0
+    code, _, err = cli(capsys, *run)
+    assert code == 0, err
     broken = accuracy_of(out, "digits", "mine")
     assert broken < 0.2
     # the helper fixed: the model's units run again, logreg's are reused

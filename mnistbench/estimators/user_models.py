@@ -336,7 +336,11 @@ def load_models_file(path, note=None) -> dict:
         if note:
             note(f"running {path} to read its MODELS (its code runs, as `python {path}` "
                  "would)")
-        _FILES[key] = _models_of(_run_file(path, digest, flag), path, digest, flag)
+        before = set(sys.modules)
+        try:
+            _FILES[key] = _models_of(_run_file(path, digest, flag), path, digest, flag)
+        finally:
+            _forget_neighbours(path.parent, before)
     return dict(_FILES[key])
 
 
@@ -363,6 +367,17 @@ def _run_file(path, digest, flag):
         with contextlib.suppress(ValueError):
             sys.path.remove(str(path.parent))
     return module
+
+
+def _forget_neighbours(folder: Path, before) -> None:
+    """Modules a models file imported from its own folder (``helpers.py`` beside it) are
+    not kept under their plain names: another models file's ``helpers`` must not be found
+    in their place, and an edited one is imported anew the next time."""
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if (file and not name.startswith("mnistbench_models_")
+                and folder in Path(file).resolve().parents):
+            sys.modules.pop(name, None)
 
 
 def check_not_loading_a_models_file(caller) -> None:
