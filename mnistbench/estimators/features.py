@@ -20,9 +20,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mnistbench.data.imaging import deskew
 
-__all__ = ["DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale",
-           "check_image_shape", "check_labels", "deskew",
-           "hog_batch", "image_shape_for", "images_from"]
+__all__ = ["ROWS_STEP", "DeskewTransformer", "HOGTransformer", "ImageFlattener", "check_greyscale",
+           "check_image_shape", "check_labels", "deskew", "hog_batch", "image_shape_for",
+           "images_from", "rows_of_pixels", "takes_images"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 
@@ -491,3 +491,24 @@ def check_labels(y, n):
             f"y has {n_classes} class; a classifier needs at least 2 classes to learn from"
         )
     return y
+
+
+# --------------------------------------------------------------------------- inputs
+#: The name a plain estimator has in the pipeline that gives it flat rows.
+ROWS_STEP = "model"
+
+
+def takes_images(est) -> bool:
+    """Whether ``est`` says it takes images ``(n, h, w)``: the CNN, mnistbench's image
+    transformers (``_mnistbench_input = "images"``) and pipelines that start with one."""
+    steps = getattr(est, "steps", None)
+    if isinstance(steps, list) and steps:
+        return takes_images(steps[0][1])
+    return getattr(est, "_mnistbench_input", None) == "images"
+
+
+def rows_of_pixels(est, name=ROWS_STEP):
+    """``est`` behind a step that turns images into flat rows of their raw pixels."""
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415 - only for a plain estimator
+
+    return Pipeline([("images_to_rows", ImageFlattener(rescale=False)), (name, est)])

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistbench.errors import UsageError
+from mnistbench.estimators.features import ROWS_STEP, rows_of_pixels, takes_images
 from mnistbench.estimators.identity import changed_code, code_identity, qualname, render
 from mnistbench.estimators.models import FAMILIES, MODELS, TUNED_SUFFIX, is_deep, make_model
 
@@ -129,7 +130,7 @@ class ModelSpec:
                              "old identity: run the command again")
         make = self.make if self.make is not None else _reload(self)
         est = _instantiate(make, random_state, device, n_jobs)
-        return _rows_of_pixels(est) if self.input == ROWS else est
+        return rows_of_pixels(est, ROWS_STEP) if self.input == ROWS else est
 
     @property
     def _prefix(self) -> str:
@@ -160,28 +161,10 @@ class ModelSpec:
         return state
 
 
-#: ``input`` of a model that gets flat rows, and the name its estimator has in the
-#: pipeline that flattens the images for it.
-ROWS, ROWS_STEP = "rows", "model"
+#: ``input`` of a model that gets flat rows (its estimator named ``ROWS_STEP`` in the
+#: pipeline that flattens the images for it), or images.
+ROWS = "rows"
 INPUTS = ("images", ROWS)
-
-
-def takes_images(est) -> bool:
-    """Whether ``est`` says it takes images ``(n, h, w)``: the CNN, mnistbench's image
-    transformers (``_mnistbench_input = "images"``) and pipelines that start with one."""
-    steps = getattr(est, "steps", None)
-    if isinstance(steps, list) and steps:
-        return takes_images(steps[0][1])
-    return getattr(est, "_mnistbench_input", None) == "images"
-
-
-def _rows_of_pixels(est):
-    """``est`` behind a step that turns images into flat rows of their raw pixels."""
-    from sklearn.pipeline import Pipeline  # noqa: PLC0415 - keep `mnistbench list` light
-
-    from mnistbench.estimators.features import ImageFlattener  # noqa: PLC0415
-
-    return Pipeline([("images_to_rows", ImageFlattener(rescale=False)), (ROWS_STEP, est)])
 
 
 def builtin_spec(name: str) -> ModelSpec:

@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 
 from mnistbench.errors import UsageError
-from mnistbench.estimators.user_models import ROWS, ROWS_STEP, ModelSpec
+from mnistbench.estimators.features import ROWS_STEP
+from mnistbench.estimators.user_models import ROWS, ModelSpec
 
 __all__ = ["PER_CLASS", "smoke_check"]
 
