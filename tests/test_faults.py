@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import cli as run_cli
 from PIL import Image
 
 from mnistbench import load_dataset, make_model
@@ -41,16 +42,6 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 # --------------------------------------------------------------------------- helpers
-def run_cli(capsys, *argv):
-    """``main(argv)`` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def assert_error(err, *patterns):
     """Exactly one error line, matching every pattern, and no traceback."""
     assert "Traceback" not in err, err
