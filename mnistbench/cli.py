@@ -127,10 +127,12 @@ def cmd_report(args) -> int:
                          "folder that holds records.jsonl (default: mnistbench-results)")
     store = RecordStore(Path(args.output) / "records.jsonl")
     store.store_id()  # an owner file that cannot be read is named before anything is written
+    # a --reference that cannot be read is refused before anything is written too
+    reference = benchmark_records(args.reference) if args.reference else None
     log = RunLog(args.output)
     runs = log.load()
     if not runs:
-        return _report_unrecorded(args, store)
+        return _report_unrecorded(args, store, reference)
     try:
         entry = log.choose(args.run, args.preset, args.seed)
     except ValueError as exc:
@@ -141,7 +143,6 @@ def cmd_report(args) -> int:
           + "".join(f"  {run_summary(e)}\n" for e in shown)
           + f"rendering run {entry['run']}; --run ID renders another", file=sys.stderr)
     records = store.load()
-    reference = benchmark_records(args.reference)[::-1] if args.reference else None
     try:
         df = render_run(entry, records, args.output, figures=args.figures, reference=reference)
     except ValueError:
@@ -155,9 +156,9 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _report_unrecorded(args, store):
+def _report_unrecorded(args, store, reference):
     """A folder written before runs were recorded: the newest records of each preset and
-    seed, as reports rendered them then."""
+    seed, as reports rendered them then. ``reference``: see :func:`render_run`."""
     if args.run:
         raise UsageError(f"{args.output}: --run {args.run}: this folder records no runs (it "
                          "was written before runs were recorded); --preset and --seed choose "
@@ -187,7 +188,6 @@ def _report_unrecorded(args, store):
     if others:
         print(f"rendering the records of preset {preset}, seed {seed}; this folder also holds "
               f"{', '.join(others)}: --preset and --seed choose one", file=sys.stderr)
-    reference = benchmark_records(args.reference)[::-1] if args.reference else None
     df = write_report(rest, args.output, preset, seed, figures=args.figures, reference=reference)
     _print_table(df)
     print(f"tables, figures and report.html written to {args.output}/", file=sys.stderr)

@@ -151,18 +151,29 @@ def _code_objects(objects):
     return found
 
 
+def _versioned(module: str):
+    """``("dist NAME", version)`` for a module of an installed distribution,
+    ``("python", version)`` for the standard library; None for any other module (the
+    script run, a models file, a module beside them), which counts by its file."""
+    if module in _MAIN:
+        return None
+    top = module.split(".")[0]
+    dists = _distributions().get(top)
+    if dists:
+        name = sorted(dists)[0]
+        return f"dist {name}", _version(name)
+    if top in sys.stdlib_module_names or top == "builtins":
+        return "python", ".".join(map(str, sys.version_info[:3]))
+    return None
+
+
 def _origin(obj):
     """``("dist NAME", version)``, ``("python", version)``, ``("file", Path)`` or
     ``("code QUALNAME", digest)`` for one class or function."""
     module = getattr(obj, "__module__", None) or "builtins"
-    top = module.split(".")[0]
-    if module not in _MAIN:
-        dists = _distributions().get(top)
-        if dists:
-            name = sorted(dists)[0]
-            return f"dist {name}", _version(name)
-        if top in sys.stdlib_module_names or top == "builtins":
-            return "python", ".".join(map(str, sys.version_info[:3]))
+    versioned = _versioned(module)
+    if versioned is not None:
+        return versioned
     path = _module_file(sys.modules.get(module))
     if path is not None:
         return "file", path
@@ -192,8 +203,8 @@ def _version(name) -> str:
 
 def _followed(files) -> list[Path]:
     """``files`` and every other local file their modules import or take names from."""
-    by_path = {_module_file(m): m for m in list(sys.modules.values())
-               if getattr(m, "__file__", None)}
+    by_path = {_module_file(m): m for name, m in list(sys.modules.items())
+               if getattr(m, "__file__", None) and _versioned(name) is None}
     todo, done = list(dict.fromkeys(files)), set()
     while todo and len(done) < MAX_FILES:
         path = todo.pop()
@@ -204,8 +215,7 @@ def _followed(files) -> list[Path]:
         for value in list(vars(module).values()) if module is not None else ():
             origin = (value if isinstance(value, types.ModuleType) else
                       sys.modules.get(getattr(value, "__module__", None) or ""))
-            if origin is None or (getattr(origin, "__name__", "") or "").split(".")[0] in (
-                    _distributions()) or origin.__name__.split(".")[0] in sys.stdlib_module_names:
+            if origin is None or _versioned(getattr(origin, "__name__", "") or "builtins"):
                 continue
             local = _module_file(origin)
             if local is not None and local not in done:

@@ -34,6 +34,7 @@ from mnistbench.reporting.report import choose_run, latest_records, write_report
 
 __all__ = ["benchmark_records", "new_run_id", "recorded_run", "render_run"]
 
+
 def new_run_id() -> str:
     """``20261204T160102.123456Z-3f9a1c``: sorts by start time, unique."""
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -74,8 +75,8 @@ def benchmark_records(folder, run_id=None) -> tuple[list[Record], str]:
 def render_run(entry: dict, records, out_dir, figures=True, reference=None):
     """Tables, figures and report of exactly the run ``entry`` (its units' records out of
     ``records``); returns its table. ``run`` and a later ``report`` of the run both come
-    here, so they write the same tables. ``reference``: ``(label, records)`` of a run to
-    compare this one with (``report --reference``)."""
+    here, so they write the same tables. ``reference``: ``(records, label)`` of a run to
+    compare this one with (``report --reference``), as :func:`benchmark_records` gives it."""
     chosen, missing = run_records(entry, records)
     if missing and entry.get("status") == "finished":
         warnings.warn(f"run {entry['run']}: {len(missing)} of its units have no record left in "

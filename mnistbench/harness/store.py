@@ -23,6 +23,7 @@ from mnistbench.hostinfo import host_description
 __all__ = ["RUNS_FILE", "FolderInUseError", "RecordStore", "RunLog", "parse_record", "run_records",
            "run_summary"]
 
+
 class FolderInUseError(OutputError):
     """Another run holds the results folder (one writer per folder)."""
 

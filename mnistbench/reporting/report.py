@@ -470,7 +470,7 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None, referen
     self-contained ``report.html``; returns the table. ``run``: the id of the run whose
     records ``records`` are (exactly one per unit, named in every header); without it
     (a folder written before runs were recorded), the newest records of
-    ``preset``/``seed``. ``reference``: ``(label, records)`` of a run to compare this one
+    ``preset``/``seed``. ``reference``: ``(records, label)`` of a run to compare this one
     with: ``compare_*`` tables and a section of report.html."""
     records = as_records(records)
     chosen = records if run else latest_records(records, preset=preset, seed=seed)
@@ -505,7 +505,7 @@ def write_report(records, out_dir, preset, seed, figures=True, run=None, referen
                 if r.status != "ok"]
     comparison = None
     if reference is not None:
-        label, reference_records = reference
+        reference_records, label = reference
         result = compare_records(reference_records, chosen)
         write_compare_tables(result, out_dir, label, f"this run ({run or 'newest records'})")
         comparison = (compare_notes(result, label, "this run") + [COMPARE_NOTE],
