@@ -1,6 +1,7 @@
 """Helpers of the tests that drive the command line in this process: its exit code and
 output, and the one error line a mistake must give."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def one_error(err, pattern):
     assert re.search(pattern, lines[0]), lines[0]
 
 
-def listing(folder) -> list:
-    """Every path below ``folder``: what a refused command must leave as it was."""
-    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
+def snapshot(folder) -> dict:
+    """Every path below ``folder``, files with the SHA-256 of their bytes: what a refused
+    command must leave exactly as it was (no file changed, no file or folder made)."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest()
+                                         if p.is_file() else "folder")
+            for p in sorted(Path(folder).rglob("*"))}

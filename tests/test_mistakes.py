@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _cli import cli, listing, one_error
+from _cli import cli, one_error, snapshot
 
 from mnistbench.cli import main
 from mnistbench.estimators import user_models
@@ -118,12 +118,12 @@ BAD_MODELS = {
 def test_a_model_that_would_fail_every_unit_is_refused_before_work(tmp_path, capsys, case):
     body, message = BAD_MODELS[case]
     path = models_file(tmp_path, body)
-    before = listing(tmp_path)
+    before = snapshot(tmp_path)
     code, _, err = cli(capsys, "run", "--datasets", "digits", "--models-from", path,
                        "--output", tmp_path / "out", *QUICK)
     assert code == 2
     one_error(err, message)
-    assert listing(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.e2e
@@ -133,12 +133,12 @@ def test_a_bad_grid_key_is_refused_before_work(tmp_path, capsys):
         from mnistbench import CustomModel
         MODELS = {"mine": CustomModel(LogisticRegression(), grid={"Cee": [1, 2]})}
         """)
-    before = listing(tmp_path)
+    before = snapshot(tmp_path)
     code, _, err = cli(capsys, "run", "--datasets", "digits", "--models-from", path, "--tune",
                        "--output", tmp_path / "out", *QUICK)
     assert code == 2
     one_error(err, r"its --tune grid \['Cee'\] does not fit its parameters.*e.g. C, ")
-    assert listing(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.e2e
@@ -169,13 +169,13 @@ def test_a_models_file_that_starts_a_run_when_loaded_is_refused(tmp_path, capsys
         MODELS = {"dummy": DummyClassifier()}
         run_benchmark(["digits"], MODELS)
         """)
-    before = listing(tmp_path)
+    before = snapshot(tmp_path)
     code, _, err = cli(capsys, "run", "--datasets", "digits", "--models-from", path, *QUICK,
                        "--output", tmp_path / "out")
     assert code == 2
     one_error(err, r"--models-from .*models.py: it calls run_benchmark when it is loaded.*"
                    r"put that call under `if __name__ == \"__main__\":`")
-    assert listing(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.e2e
@@ -204,7 +204,7 @@ def test_device_gpu_without_a_gpu_is_refused(tmp_path, capsys, command):
     assert code == 2
     one_error(err, r"--device gpu: this machine has no usable GPU.*mnistbench info.*--device "
                    r"auto")
-    assert listing(tmp_path) == []
+    assert snapshot(tmp_path) == {}
 
 
 @pytest.mark.e2e
@@ -213,7 +213,7 @@ def test_learning_curve_seeds_are_capped_before_work(tmp_path, capsys):
                        "--output", tmp_path / "out", "-q")
     assert code == 2
     one_error(err, r"could plan [\d,]+ units, more than 20,000; lower --seeds \(100,000\)")
-    assert listing(tmp_path) == []
+    assert snapshot(tmp_path) == {}
 
 
 @pytest.mark.e2e
@@ -349,14 +349,14 @@ def test_raw_messages_became_one_line_naming_the_fix(tmp_path, capsys, case):
     argv = make(tmp_path)
     if argv[0] == "run":
         argv += ["--models", "logreg", "--output", tmp_path / "out", *QUICK, "--cv", "2"]
-    before = listing(tmp_path)
+    before = snapshot(tmp_path)
     got, _, err = cli(capsys, *argv)
     assert got == code, err
     if pattern is None:
         assert "Traceback" not in err
         return
     one_error(err, pattern)
-    assert listing(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 @pytest.mark.e2e

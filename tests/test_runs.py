@@ -7,7 +7,6 @@ right table or in one usage error before any work, with every file untouched.
 """
 
 import dataclasses
-import hashlib
 import json
 import shutil
 import textwrap
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _cli import cli, one_error
+from _cli import cli, one_error, snapshot
 from PIL import Image
 
 from mnistbench import load_dataset
@@ -41,11 +40,6 @@ def accuracy_of(out, dataset, model):
     row = table[(table["dataset"] == dataset) & (table["model"] == model)]
     assert len(row) == 1, table
     return float(row["test_accuracy"].iloc[0])
-
-
-def snapshot(folder) -> dict:
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
