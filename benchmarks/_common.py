@@ -1,4 +1,6 @@
-"""Shared helpers for benchmarks: machine description and result files."""
+"""What the maintained benchmarks share: the machine description, and the one writer of
+their files (``write_json``, ``write_page``: ``results/bench/<name>.{json,md}``, the
+JSON-lines files beside them through ``append_jsonl``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,8 @@ import warnings
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
-#: ``KerasCNNClassifier``'s budget defaults as the recorded "defaults" rows of the CNN
-#: benchmarks were made (10 epochs, "auto" batches up to 128): configurations named after
-#: the defaults pin them, so that a resumed or repeated run measures the same thing.
-CNN_DEFAULTS_AS_RECORDED = {"epochs": 10, "max_batch_size": 128}
+#: Where every maintained benchmark writes.
+BENCH = RESULTS / "bench"
 
 
 def photos():
@@ -52,6 +52,22 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def write_json(name: str, result: dict) -> Path:
+    """``results/bench/<name>.json``: a benchmark's whole result (its machine included)."""
+    path = BENCH / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return path
+
+
+def write_page(name: str, text: str) -> Path:
+    """``results/bench/<name>.md``: a benchmark's Markdown page (see :func:`bench_page`)."""
+    path = BENCH / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
@@ -75,25 +91,6 @@ def bench_page(title: str, records, command: str, intro: str, rows: list[dict]) 
     hosts = sorted({r["machine"]["host"] if "machine" in r else r["host"] for r in records})
     return (f"# {title}\n\nMachine: {'; '.join(hosts)}. Written by `{command}`. {intro}\n\n"
             + markdown_table(rows) + "\n")
-
-
-def mnist_cv_folds():
-    """run-all's default-preset CV data of MNIST: see :func:`cv_folds`."""
-    return cv_folds("mnist")
-
-
-def cv_folds(dataset):
-    """run-all's default-preset CV data, drawn as the harness draws it for seed 0: the
-    stratified 10,000-image subsample of ``dataset``'s training split and its 3 stratified
-    folds. Returns ``(X, y, folds)``, ``folds`` a list of ``(train_idx, val_idx)``."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    from mnistbench.data.datasets import load_dataset
-
-    d = load_dataset(dataset)
-    X, _, y, _ = train_test_split(d.X_train, d.y_train, train_size=10000,
-                                  stratify=d.y_train, random_state=0)
-    return X, y, list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
 
 
 def read_jsonl(path: Path) -> list[dict]:

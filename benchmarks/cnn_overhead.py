@@ -4,18 +4,17 @@ Same network (``mnistbench.estimators.cnn.build_cnn``), optimizer, data, epochs 
 the plain side converts uint8 images to float32 (n, 28, 28, 1) and calls
 ``model.fit`` as a Keras user would. Runs alternate (plain, wrapper, plain, ...)
 and the fastest of each is compared, so machine noise hits both alike. Target:
-ratio wrapper / plain <= 1.05. Writes ``results/cnn_overhead.json``. Run::
+ratio wrapper / plain <= 1.05. Writes ``results/bench/cnn_overhead.json``. Run::
 
-    python benchmarks/cnn_overhead.py [--repeats 3] [--epochs 2] [--n 60000]
+    python benchmarks/run.py cnn_overhead [--repeats 3] [--epochs 2] [--n 60000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
-from _common import RESULTS, machine, now
+from _common import machine, now, write_json
 
 
 def main():
@@ -74,10 +73,5 @@ def main():
         "machine": machine(),
         "timestamp": now(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cnn_overhead.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json("cnn_overhead", result)
     print(f"overhead ratio {ratio:.3f} (target <= 1.05)")
-
-
-if __name__ == "__main__":
-    main()

@@ -21,7 +21,7 @@ images. It reports images per second and the achieved GFLOP/s:
 One line per configuration goes to ``results/bench/cnn_throughput.jsonl`` and the table to
 ``cnn_throughput.md``. Run::
 
-    python benchmarks/cnn_throughput.py [--archs baseline batchnorm deep] [--render-only]
+    python benchmarks/run.py cnn_throughput [--archs baseline batchnorm deep] [--render-only]
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import RESULTS, append_jsonl, bench_page, machine, now, read_jsonl
+from _common import BENCH, append_jsonl, bench_page, machine, now, read_jsonl, write_page
 
-OUT = RESULTS / "bench" / "cnn_throughput.jsonl"
+OUT = BENCH / "cnn_throughput.jsonl"
 N_TRAIN = 12_800
 BATCH = 128
 
@@ -145,9 +145,9 @@ def render():
              "a fresh process per row; FLOP counted over the convolution and dense layers "
              "(training = 3x forward, 2x for the first layer); peak = threads x clock x FLOP "
              "per cycle (see the script's docstring).")
-    OUT.with_suffix(".md").write_text(bench_page(
+    write_page("cnn_throughput", bench_page(
         "CNN training throughput against the CPU's peak", records,
-        "python benchmarks/cnn_throughput.py", intro, rows))
+        "python benchmarks/run.py cnn_throughput", intro, rows))
 
 
 def main():
@@ -170,7 +170,3 @@ def main():
                           f"GFLOP/s ({100 * (row['train_efficiency'] or 0):.0f} % of peak)",
                           file=sys.stderr)
     render()
-
-
-if __name__ == "__main__":
-    main()

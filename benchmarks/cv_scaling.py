@@ -13,29 +13,23 @@ bandwidth and L3 are shared), and the speed-up with perfect balancing and no
 fixed cost (``analysis``).
 Writes ``results/bench/cv_scaling.json``. Target: >= 1.7x at 2 workers. Run::
 
-    python benchmarks/cv_scaling.py
+    python benchmarks/run.py cv_scaling
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
 import sys
 
-from _common import (
-    CLASSIC_MODELS,
-    RESULTS,
-    machine,
-    now,
-    scaling_preset,
-    timed_scaling_run,
-)
+from _common import CLASSIC_MODELS, machine, now, scaling_preset, timed_scaling_run, write_json
 
 #: (backend, workers, threads per worker; None = cores // workers)
 CONFIGS = [("local", 1, None), ("local", 2, None), ("dask", 2, None), ("local", 1, 1)]
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     from mnistbench import load_dataset
 
     load_dataset("mnist")  # fetched and cached before any clock starts
@@ -78,14 +72,9 @@ def main():
         "machine": machine(),
         "timestamp": now(),
     }
-    (RESULTS / "bench").mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench" / "cv_scaling.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_json("cv_scaling", record)
     for r in rows:
         print(f"{r['backend']} x{r['workers']} ({r['threads_per_worker']} threads): "
               f"{r['wall_seconds']} s, speed-up {r['speedup_vs_1_worker_all_cores']}x over 1 "
               f"worker on all cores, {r['speedup_vs_1_worker_1_thread']}x over 1 worker on 1 thread")
     print(analysis)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,9 +3,9 @@
 All 70,000 MNIST images go through the batched HOG; skimage's ``hog`` runs image by
 image on a sample (``--sample``, default 5,000) and its per-image time is scaled to
 70,000. Outputs are compared on the sample (max abs difference). Target: >= 20x,
-identical output (<= 1e-6). Writes ``results/hog_throughput.json``. Run::
+identical output (<= 1e-6). Writes ``results/bench/hog_throughput.json``. Run::
 
-    python benchmarks/hog_throughput.py [--sample 5000] [--repeats 3]
+    python benchmarks/run.py hog_throughput [--sample 5000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import json
 import time
 
-from _common import RESULTS, machine, now
+from _common import machine, now, write_json
 
 
 def main():
@@ -62,11 +62,6 @@ def main():
         "machine": machine(),
         "timestamp": now(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hog_throughput.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json("hog_throughput", result)
     print(json.dumps({k: result[k] for k in ("speedup", "max_abs_difference", "batched_ms_per_image",
                                              "skimage_ms_per_image")}))
-
-
-if __name__ == "__main__":
-    main()

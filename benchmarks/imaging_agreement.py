@@ -6,10 +6,10 @@ bigger sheet, blurred, JPEG-compressed, a "photo" with uneven light and noise,
 and two digits side by side), prepares them with ``mnistbench.data.imaging.to_mnist``
 and compares the model's predictions with its predictions on the original
 digits (agreement) and with the true labels (accuracy). Writes
-``results/imaging_agreement.json`` and ``.md``. Run::
+``results/bench/imaging_agreement.json`` and ``.md``. Run::
 
     python -m mnistbench train --model cnn-deep --dataset mnist --output cnn-deep.keras
-    python benchmarks/imaging_agreement.py --model cnn-deep.keras [--n 2000]
+    python benchmarks/run.py imaging_agreement --model cnn-deep.keras [--n 2000]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, markdown_table, now
+from _common import BENCH, machine, markdown_table, now, write_json, write_page
 
 
 def write_markdown(record):
@@ -47,8 +47,8 @@ def write_markdown(record):
         "to_mnist ms/image": r.get("prepare_ms_per_image", ""),
     } for r in rows]
     tail = f"Pairs split into exactly two digits: {100 * rows[-1]['segmented_into_two']:.1f} %."
-    (RESULTS / "imaging_agreement.md").write_text(
-        "\n".join(lines) + "\n" + markdown_table(table) + "\n\n" + tail + "\n")
+    write_page("imaging_agreement",
+               "\n".join(lines) + "\n" + markdown_table(table) + "\n\n" + tail + "\n")
 
 
 def main():
@@ -61,7 +61,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.render_only:
-        write_markdown(json.loads((RESULTS / "imaging_agreement.json").read_text()))
+        write_markdown(json.loads((BENCH / "imaging_agreement.json").read_text()))
         return
     if not args.model:
         parser.error("--model is required (a file written by `python -m mnistbench train`)")
@@ -116,10 +116,5 @@ def main():
         "machine": machine(),
         "timestamp": now(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "imaging_agreement.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_json("imaging_agreement", record)
     write_markdown(record)
-
-
-if __name__ == "__main__":
-    main()

@@ -2,10 +2,10 @@
 
 Trains each registry model (its defaults, seed 0) on the full training split and
 scores the held-out test split. Each finished (dataset, model) is appended to
-``results/models.jsonl`` at once; ``results/models.md`` is re-rendered from all
+``results/bench/models.jsonl`` at once; ``results/bench/models.md`` is re-rendered from all
 records with the targets of the model-zoo issue. Run::
 
-    python benchmarks/models.py [--models NAME ...] [--datasets mnist digits]
+    python benchmarks/run.py models [--models NAME ...] [--datasets mnist digits]
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
+from _common import BENCH, append_jsonl, machine, markdown_table, now, read_jsonl, write_page
 
-OUT = RESULTS / "models.jsonl"
+OUT = BENCH / "models.jsonl"
 TARGETS = {"logreg": 0.92, "random-forest": 0.97, "svc": 0.983, "xgboost": 0.978, "hog-svm": 0.99,
            "cnn-deep": 0.993}
 
@@ -78,7 +78,7 @@ def render():
             "device": r["device"],
             "machine": m.get("host") or str(m.get("cpu_count")) + " x " + m.get("host_cpu", "?"),
         })
-    (RESULTS / "models.md").write_text("\n".join(lines) + "\n" + markdown_table(rows) + "\n")
+    write_page("models", "\n".join(lines) + "\n" + markdown_table(rows) + "\n")
 
 
 def main():
@@ -96,7 +96,3 @@ def main():
                 run(dataset, name, args.seed)
                 render()
     render()
-
-
-if __name__ == "__main__":
-    main()

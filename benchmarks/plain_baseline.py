@@ -9,23 +9,16 @@ means mnistbench is faster; at 1 worker it measures the harness's overhead
 (process start, records, tables). Accuracies must agree exactly. Writes
 ``results/bench/plain_baseline.json``. Run::
 
-    python benchmarks/plain_baseline.py
+    python benchmarks/run.py plain_baseline
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 import time
 
-from _common import (
-    CLASSIC_MODELS,
-    RESULTS,
-    machine,
-    now,
-    scaling_preset,
-    timed_scaling_run,
-)
+from _common import CLASSIC_MODELS, machine, now, scaling_preset, timed_scaling_run, write_json
 
 
 def plain_script(preset, seed=0):
@@ -58,6 +51,7 @@ def plain_script(preset, seed=0):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     from mnistbench import load_dataset
 
     load_dataset("mnist")
@@ -86,9 +80,4 @@ def main():
         "machine": machine(),
         "timestamp": now(),
     }
-    (RESULTS / "bench").mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench" / "plain_baseline.json").write_text(json.dumps(record, indent=1) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    write_json("plain_baseline", record)

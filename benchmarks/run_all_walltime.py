@@ -16,7 +16,7 @@ kept in ``results/bench/run_all_walltime/`` and named in its line, so the split 
 stays visible and ``benchmarks/same_answers.py`` can compare the answers of a pair. Without
 ``--n-jobs`` each code runs with its own default workers, as a user's command would. Run::
 
-    python benchmarks/run_all_walltime.py [--presets quick default] [--n-jobs N] [--backend B]
+    python benchmarks/run.py run_all_walltime [--presets quick default] [--n-jobs N] [--backend B]
                                           [--code DIR] [--keep DIR] [--no-robustness]
 """
 
@@ -33,10 +33,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
+from _common import (
+    BENCH,
+    RESULTS,
+    append_jsonl,
+    machine,
+    markdown_table,
+    now,
+    read_jsonl,
+    write_page,
+)
 
-OUT = RESULTS / "bench" / "run_all_walltime.jsonl"
-RUNS = RESULTS / "bench" / "run_all_walltime"
+OUT = BENCH / "run_all_walltime.jsonl"
+RUNS = BENCH / "run_all_walltime"
 
 
 def render():
@@ -61,7 +70,7 @@ def render():
         "vs the codes timed after it": _ratio(r, rows),
         "machine": r["machine"]["host"], "when": r["timestamp"][:16],
     } for rows in [read_jsonl(OUT)] for r in rows]
-    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n" + markdown_table(table) + "\n")
+    write_page("run_all_walltime", "\n".join(lines) + "\n" + markdown_table(table) + "\n")
 
 
 def _ratio(row, rows):
@@ -147,7 +156,3 @@ def main():
                 _run(preset, args, code, pair)
                 render()
     render()
-
-
-if __name__ == "__main__":
-    main()

@@ -13,21 +13,19 @@ judged by this benchmark's rules:
 
 Writes ``results/bench/same_answers.{json,md}``. Run::
 
-    python benchmarks/same_answers.py [--pair ID]           # a pair of run_all_walltime.jsonl
-    python benchmarks/same_answers.py --new A.jsonl --old B.jsonl
+    python benchmarks/run.py same_answers [--pair ID]           # a pair of run_all_walltime.jsonl
+    python benchmarks/run.py same_answers --new A.jsonl --old B.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
-from _common import RESULTS, markdown_table, now, read_jsonl
+from _common import BENCH, RESULTS, markdown_table, now, read_jsonl, write_json, write_page
 
-OUT = RESULTS / "bench" / "same_answers.json"
-WALLTIME = RESULTS / "bench" / "run_all_walltime.jsonl"
+OUT = BENCH / "same_answers.json"
+WALLTIME = BENCH / "run_all_walltime.jsonl"
 #: Largest drop in test accuracy allowed: a fraction on MNIST, images elsewhere.
 MNIST_DROP = 0.0010
 IMAGES_DROP = 2
@@ -91,14 +89,14 @@ def render(result):
     } for r in result["rows"]]
     same = sum(r["same"] for r in result["rows"])
     text = (f"# Same answers: new code against the reference code\n\nMachine: "
-            f"{result['machine']}. Written by `python benchmarks/same_answers.py` from "
+            f"{result['machine']}. Written by `python benchmarks/run.py same_answers` from "
             f"`{result['new']}` (new, code {result['new_code']}) and `{result['old']}` "
             f"(reference, code {result['old_code']}). Rules: McNemar's exact p >= 0.05 on "
             f"the test predictions, at most {MNIST_DROP:.2%} fewer test images right on MNIST "
             f"and {IMAGES_DROP} on other datasets, the new CV mean inside the reference row's "
             f"corrected 95 % interval.\n\n**{same} of {len(rows)} rows the same.**\n\n"
             + markdown_table(rows) + "\n")
-    OUT.with_suffix(".md").write_text(text)
+    write_page("same_answers", text)
 
 
 def main():
@@ -120,11 +118,7 @@ def main():
               "old": str(old.relative_to(RESULTS) if old.is_relative_to(RESULTS) else old),
               "new_code": new_code, "old_code": old_code, "machine": host,
               "timestamp": now(), "rows": compare(new, old)}
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    write_json("same_answers", result)
     render(result)
     print(OUT.with_suffix(".md").read_text())
     return 0 if all(r["same"] for r in result["rows"]) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

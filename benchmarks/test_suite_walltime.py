@@ -7,7 +7,7 @@ the same machine, nothing else running. One JSON line per run goes to
 ``results/bench/test_suite_walltime.jsonl`` (wall seconds, pytest's summary line, the
 command, the commit, the machine); the Markdown page shows every pair's ratio. Run::
 
-    python benchmarks/test_suite_walltime.py --code /path/to/old/checkout [--order new-old]
+    python benchmarks/run.py test_suite_walltime --code /path/to/old/checkout [--order new-old]
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from _common import RESULTS, append_jsonl, machine, markdown_table, now, read_jsonl
+from _common import BENCH, append_jsonl, machine, markdown_table, now, read_jsonl, write_page
 
-OUT = RESULTS / "bench" / "test_suite_walltime.jsonl"
+OUT = BENCH / "test_suite_walltime.jsonl"
 HERE = Path(__file__).resolve().parent.parent
 
 
@@ -78,7 +78,7 @@ def render(rows) -> None:
             "Written by `benchmarks/test_suite_walltime.py`: each checkout runs the pytest part "
             "of its own README's test command with its own virtual environment, one right "
             "after the other on the same machine.\n\n" + markdown_table(table) + "\n")
-    OUT.with_suffix(".md").write_text(text)
+    write_page("test_suite_walltime", text)
 
 
 def main() -> None:
@@ -93,7 +93,3 @@ def main() -> None:
     for side, checkout in sides:
         append_jsonl(OUT, time_suite(checkout, pair, side))
     render(read_jsonl(OUT))
-
-
-if __name__ == "__main__":
-    main()

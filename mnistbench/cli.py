@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render tables and figures from stored records")
     p.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", type=_output,
                    help="folder of a run's records.jsonl (default: %(default)s; "
-                   "`--output results` re-renders the reference results)")
+                   "`--output results/reference` re-renders the reference results)")
     p.add_argument("--no-figures", dest="figures", action="store_false",
                    help="tables and report.html only, no figures")
     p.add_argument("--reference", metavar="DIR", type=_output,

@@ -47,6 +47,6 @@ def test_the_readme_is_short_and_starts_with_its_two_commands():
 
 
 def test_the_readme_results_section_is_the_one_results_holds():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "readme_results.py"),
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "readme_results.py"),
                            "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -247,10 +247,11 @@ def test_cnn_train_and_predict_through_the_cli(digit_folder, tmp_path):
 
 # --------------------------------------------------------------------------- low confidence
 def test_low_confidence_threshold_is_the_measured_one():
-    """The constant must be what benchmarks/confidence_threshold.py chose, not a guess."""
+    """The constant must be what the confidence-threshold experiment chose, not a guess."""
     from mnistbench.harness.model_files import LOW_CONFIDENCE
 
-    measured = json.loads((Path(__file__).parents[1] / "results" / "confidence_threshold.json")
+    measured = json.loads((Path(__file__).parents[1] / "results" / "experiments"
+                          / "confidence_threshold.json")
                           .read_text())
     assert measured["chosen"] == LOW_CONFIDENCE
 

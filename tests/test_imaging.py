@@ -157,7 +157,7 @@ def small_cnn(mnist):
 def test_cnn_reads_realistic_images_as_well_as_the_originals(mnist, small_cnn):
     """The issue's acceptance test: black ink on white, 10x larger, off-centre,
     blurred, JPEG-compressed, a full 'photo', two digits side by side. The figures
-    on the default CNN are in results/imaging_agreement.md."""
+    on the default CNN are in results/bench/imaging_agreement.md."""
     X, y = mnist.X_test[:N_DIGITS], mnist.y_test[:N_DIGITS]
     original = small_cnn.predict(X)
     base_acc = (original == y).mean()

@@ -15,8 +15,9 @@ from mnistbench.reporting.curve_tables import curve_point, curve_split, write_cu
 from mnistbench.reporting.report import choose_run, runs_in, write_report
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
-STORES = [RESULTS / "records.jsonl", RESULTS / "tuned-digits" / "records.jsonl",
-          RESULTS / "custom-digits" / "records.jsonl"]
+REFERENCE = RESULTS / "reference"
+STORES = [REFERENCE / "records.jsonl", RESULTS / "runs" / "tuned-digits" / "records.jsonl",
+          RESULTS / "runs" / "custom-digits" / "records.jsonl"]
 
 
 @pytest.mark.parametrize("text, split", [
@@ -69,13 +70,13 @@ def test_unknown_keys_are_kept_and_a_bad_split_is_not_a_record():
 def _reference_folder(tmp_path):
     folder = tmp_path / "ref"
     folder.mkdir()
-    shutil.copy(RESULTS / "records.jsonl", folder / "records.jsonl")
+    shutil.copy(REFERENCE / "records.jsonl", folder / "records.jsonl")
     return folder
 
 
 def test_the_shipped_records_render_the_shipped_tables_cell_for_cell(tmp_path):
-    """results/ re-rendered from its records.jsonl: every CSV table the report writes is
-    identical to the one in results/ (no figures: the cells are the point)."""
+    """results/reference/ re-rendered from its records.jsonl: every CSV table the report
+    writes is identical to the one there (no figures: the cells are the point)."""
     folder = _reference_folder(tmp_path)
     records = RecordStore(folder / "records.jsonl").reportable()
     rest = [r for r in records if not r.split.is_curve]
@@ -87,7 +88,7 @@ def test_the_shipped_records_render_the_shipped_tables_cell_for_cell(tmp_path):
                                          "significance_digits.csv", "robustness_mnist.csv",
                                          "learning_curve_mnist.csv"}
     for path in written:
-        pd.testing.assert_frame_equal(pd.read_csv(path), pd.read_csv(RESULTS / path.name),
+        pd.testing.assert_frame_equal(pd.read_csv(path), pd.read_csv(REFERENCE / path.name),
                                       obj=path.name)
 
 

@@ -34,7 +34,7 @@ LR_SCHEDULES = ("constant", "cosine")
 # augment=True: MNIST digits are size-normalised to a 20 px box and centred by
 # mass, so test digits vary little in position and size but much in slant. The
 # first, stronger policy (shift and zoom twice these) cost the deep net accuracy:
-# it spent capacity on variation the test set does not have (results/cnn_accuracy.md).
+# it spent capacity on variation the test set does not have (results/experiments/cnn_accuracy.md).
 AUGMENTATION = {"shift": 0.05, "rotation_degrees": 10.0, "zoom": 0.05}
 # --------------------------------------------------------------------------- model
 def build_cnn(
@@ -162,7 +162,7 @@ def make_optimizer(name, learning_rate, momentum, schedule, total_steps):
 def training_budget(n, batch_size="auto", epochs=5, min_steps=2500,
                     max_batch_size=32) -> tuple[int, int, int]:
     """``(batch_size, epochs, steps_per_epoch)`` of a fit on ``n`` training images: a budget
-    right at every data size (measured in results/bench/cnn_budget.md).
+    right at every data size (measured in results/experiments/cnn_budget.md).
 
     A budget in epochs alone is sized for one data size: 10 epochs at batch 128 are 4,690
     optimizer steps on 60,000 images but 110 on digits' 1,347, where the nets ended at
@@ -173,7 +173,7 @@ def training_budget(n, batch_size="auto", epochs=5, min_steps=2500,
       CPU a step of 16 images costs about a third of a step of 128, the cheap way to more
       steps. The cap of 32 makes 1,875 steps of an epoch on 60,000 images: 5 such epochs
       reach 99 % MNIST test accuracy sooner than 10 at batch 128, and end higher
-      (results/bench/cnn_time_to_99.md).
+      (results/experiments/cnn_time_to_99.md).
     * ``epochs`` is raised to ``ceil(min_steps / steps_per_epoch)`` where it would make
       fewer than ``min_steps`` steps (0: exactly ``epochs``).
     """

@@ -94,16 +94,16 @@ class KerasCNNClassifier(KerasClassifierBase):
         "auto" picks "mixed_bfloat16" where it is measured to be faster: TensorFlow
         on a CPU with native bfloat16 instructions (AVX512-BF16 or AMX, e.g. AMD Zen 4,
         Intel Sapphire Rapids), with the same accuracy
-        (results/bench/cnn_time_to_99.md); "float32" elsewhere,
+        (results/experiments/cnn_time_to_99.md); "float32" elsewhere,
         including GPUs (not yet measured there). The choice is in ``precision_``.
     steps_per_execution : int or "auto", default="auto"
         Optimizer steps per call into Keras's compiled train function. "auto" is 32 (1
         with the torch backend or ``callbacks`` with batch hooks): the same weights in
         less time for these small nets (``devices.resolve_steps_per_execution``;
-        results/bench/cnn_steps_per_execution.md).
+        results/experiments/cnn_steps_per_execution.md).
     augment : bool, default=False
         Random shifts, rotations and zoom (``AUGMENTATION``) while training only;
-        use more epochs with it (results/cnn_accuracy.md).
+        use more epochs with it (results/experiments/cnn_accuracy.md).
     image_shape : tuple (h, w) or None, default=None
         How to read flat rows. None infers a square side (784 -> 28x28, 64 -> 8x8);
         one entry may be -1 as in ``numpy.reshape`` (``(1, -1)`` treats any feature

@@ -64,7 +64,7 @@ def import_keras_quietly():
     TensorFlow's oneDNN kernels are switched on for the import (TensorFlow reads the
     switch there) unless the user set ``TF_ENABLE_ONEDNN_OPTS``: TensorFlow enables them
     by itself only on CPUs with AVX-512 neural-network instructions, yet on AVX2-only CPUs
-    they train the small CNNs faster too (``benchmarks/cnn_throughput.py``). Results
+    they train the small CNNs faster too (``python benchmarks/run.py cnn_throughput``). Results
     differ from the Eigen kernels' only by floating-point rounding.
     """
     if "keras" in sys.modules:
@@ -209,7 +209,7 @@ def resolve_precision(precision="auto") -> str:
 
     "auto" is "mixed_bfloat16" only where it was measured to pay: the TensorFlow
     backend computing on a CPU with native bfloat16 (about 2x per epoch for the
-    default CNN on an AMD EPYC Zen 4, same accuracy; results/bench/cnn_time_to_99.md).
+    default CNN on an AMD EPYC Zen 4, same accuracy; results/experiments/cnn_time_to_99.md).
     Everywhere else, GPUs included (not measured yet), "float32".
     """
     if precision != "auto":
@@ -227,7 +227,7 @@ def resolve_steps_per_execution(steps_per_execution="auto", callbacks=None) -> i
 
     "auto" is 32: a step of the small CNNs on 16 images costs little more than Python's
     per-call overhead, and 32 per call cut a fit's time with the same weights
-    (results/bench/cnn_steps_per_execution.md). It is 1 where that
+    (results/experiments/cnn_steps_per_execution.md). It is 1 where that
     cannot apply or would surprise: the torch backend (Keras refuses more than 1 there) and
     user ``callbacks`` with batch hooks (Keras would call them once per 32 steps);
     epoch-level callbacks such as ``EarlyStopping`` keep 32.

@@ -7,7 +7,7 @@ needs to know what is inside. Adding a model is one entry in ``MODELS``.
 Factories take ``random_state``, ``device`` ("auto", "cpu", "gpu") and ``n_jobs``
 (threads the model may use; the harness lowers it when folds run in parallel).
 Defaults were chosen from the literature and measured on MNIST; the figures are in
-``results/models.md`` (``benchmarks/models.py``).
+``results/bench/models.md`` (``python benchmarks/run.py models``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def xgboost(random_state=None, device="auto", n_jobs=None):
     ``max_bin=64`` (XGBoost's default is 256) groups a pixel's 256 grey levels four to a
     bin: split finding, which grows with the bins, is most of a round's work on 784
     features, so a round costs far less, while ink against paper still splits where it
-    did (``benchmarks/xgboost_bins.py`` measures both). ``device="auto"`` trains on CUDA
+    did (measured in docs/decisions/xgboost_bins.md). ``device="auto"`` trains on CUDA
     when XGBoost sees a GPU (the modern spelling of ``gpu_hist``).
     """
     return Pipeline([
@@ -98,7 +98,7 @@ def hog_svm(random_state=None, device="auto", n_jobs=None):
     al.'s comparisons) then HOG with 9 orientations, 4x4-pixel cells on MNIST (2x2 on
     8x8 digits) and 2x2-cell blocks (1,296 features on MNIST); PCA keeps
     HOG_PCA_COMPONENTS components, which keeps the RBF kernel (C=10) cheap. The
-    figures of the defaults are in ``results/models.md``.
+    figures of the defaults are in ``results/bench/models.md``.
     """
     return Pipeline([
         ("deskew", DeskewTransformer()),

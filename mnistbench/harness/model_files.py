@@ -122,7 +122,7 @@ def _train_final(model_name, dataset, output, params, seed, device, data_options
 # --------------------------------------------------------------------------- predict
 #: A CNN's answer whose top probability is below this is marked "low confidence": the
 #: image may not be a digit like those the model learned (noise, a blank-ish sheet...).
-#: Measured by benchmarks/confidence_threshold.py (results/confidence_threshold.md) on the
+#: Measured (docs/decisions/confidence_threshold.md, results/experiments/confidence_threshold.json) on the
 #: default cnn-deep: the largest threshold that flags at most 1 % of MNIST's test digits.
 LOW_CONFIDENCE = 0.7
 

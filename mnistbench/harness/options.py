@@ -78,7 +78,7 @@ class RunOptions:
     output: str | Path = _option(
         DEFAULT_OUTPUT, "folder of records.jsonl, tables and figures; checked for writing "
         "before any work starts, and a run resumes only its own records there (the "
-        "reference results shipped in the repository's results/ are never resumed)",
+        "reference results shipped in the repository's results/reference/ are never resumed)",
         metavar="DIR")
     wait: bool = _option(
         False, "when another run holds the output folder, wait for it to end (by default "

@@ -102,8 +102,8 @@ class RecordStore:
 
     def check_own(self) -> None:
         """Before any work: a folder holding records, none of them this folder's own runs'
-        on this machine (the shipped reference ``results/``, a copy of it, records copied
-        in from another machine), is read-only to runs: a :class:`UsageError` names a
+        on this machine (the shipped reference ``results/reference/``, a copy of it, records
+        copied in from another machine), is read-only to runs: a :class:`UsageError` names a
         fresh ``--output``. ``report`` still re-renders it."""
         if self.own_records(host_description()) or not self.load(warn=False):
             return

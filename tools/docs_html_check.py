@@ -2,10 +2,10 @@
 gallery page; every image decodes, no console error, nothing loaded from outside the build.
 
 Uses Debian's Chromium driven by Playwright, as ``report_html_check.py`` does; writes the
-verdict with the machine to ``results/docs_html_check.json``::
+verdict with the machine to ``results/checks/docs_html_check.json``::
 
     sphinx-build -W -b html docs docs/_build/html
-    python benchmarks/docs_html_check.py docs/_build/html
+    python tools/docs_html_check.py docs/_build/html
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+# the machine description the benchmarks write (benchmarks/_common.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _common import RESULTS, machine, now
 from report_html_check import CHROMIUM, check
 
@@ -38,7 +40,7 @@ def main():
         pages.append(page)
     result = {"benchmark": "docs_html_check", "date": now(), "machine": machine(),
               "pages": pages, "ok": all(p["ok"] for p in pages)}
-    (RESULTS / "docs_html_check.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / "checks" / "docs_html_check.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     sys.exit(0 if result["ok"] else 1)
 

@@ -1,13 +1,13 @@
 """README's results section, written from the reference run's generated files.
 
-Reads ``results/results_all.csv`` (one row per dataset and model) and each
-``results/classic_vs_deep_<dataset>.md``, and writes, between README's
+Reads ``results/reference/results_all.csv`` (one row per dataset and model) and each
+``results/reference/classic_vs_deep_<dataset>.md``, and writes, between README's
 ``<!-- results:start -->`` and ``<!-- results:end -->`` markers, a table of test accuracy
 and significance group per model and dataset, then each dataset's classic-vs-deep
 sentence. Nothing in that section is typed by hand. Run::
 
-    python benchmarks/readme_results.py            # rewrite README's section
-    python benchmarks/readme_results.py --check    # exit 1 when README differs from results/
+    python tools/readme_results.py            # rewrite README's section
+    python tools/readme_results.py --check    # exit 1 when README differs from results/
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="only compare: exit 1 when README's section differs")
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--results", type=Path, default=ROOT / "results" / "reference")
     parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
     readme = args.readme.read_text()
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     if args.check:
         if updated != readme:
             print(f"{args.readme}: the results section differs from {args.results}; run "
-                  "python benchmarks/readme_results.py", file=sys.stderr)
+                  "python tools/readme_results.py", file=sys.stderr)
             return 1
         return 0
     args.readme.write_text(updated)

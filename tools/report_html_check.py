@@ -4,10 +4,10 @@ Uses Debian's Chromium (``apt-get install chromium``) driven by Playwright
 (``pip install playwright``; no browser download: the system Chromium is launched).
 Records every request the page makes, the console errors, each image's decoded size and
 whether the page is wider than a 1280-pixel window (a wide table scrolls in its own box);
-writes the verdict with the machine to ``results/report_html_check.json``::
+writes the verdict with the machine beside the page (``report_html_check.json``)::
 
-    python -m mnistbench report --output results      # writes results/report.html
-    python benchmarks/report_html_check.py results/report.html
+    python -m mnistbench report --output results/reference  # writes results/reference/report.html
+    python tools/report_html_check.py results/reference/report.html
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from _common import RESULTS, machine, now
+# the machine description the benchmarks write (benchmarks/_common.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _common import machine, now
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -67,7 +69,9 @@ def main():
     args = parser.parse_args()
     result = {"benchmark": "report_html_check", "date": now(), "machine": machine(),
               **check(args.report, args.chromium)}
-    (RESULTS / "report_html_check.json").write_text(json.dumps(result, indent=1) + "\n")
+    # beside the page it checked: results/reference/ for the reference run's report
+    args.report.with_name("report_html_check.json").write_text(json.dumps(result, indent=1)
+                                                                + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     sys.exit(0 if result["ok"] else 1)
 
