@@ -18,6 +18,7 @@ from mnistbench.cli import main
 from mnistbench.data import datasets
 from mnistbench.estimators.cnn import KerasCNNClassifier
 from mnistbench.harness import PRESETS, RecordStore, plan_units, run_units
+from mnistbench.harness.options import WorkerLayout
 
 FAST = dict(architecture="baseline", epochs=2, batch_size=32, min_steps=0, filters=8,
             dense_units=32, learning_rate=0.01, dropout=0.0, random_state=0)
@@ -136,7 +137,7 @@ def test_a_worker_killed_mid_unit_is_recorded_and_the_run_goes_on(tmp_path):
     cnn = plan_units(["digits"], ["cnn-baseline"], PRESETS["quick"])[-1:]
     fast = plan_units(["digits"], ["logreg"], PRESETS["quick"])[-1:]
     result = {}
-    runner = threading.Thread(target=lambda: result.update(statuses=run_units(cnn + fast, store)))
+    runner = threading.Thread(target=lambda: result.update(statuses=run_units(cnn + fast, store, WorkerLayout(1, 2))))
     runner.start()
     deadline = time.monotonic() + 120
     killed = False

@@ -50,8 +50,8 @@ def test_the_preset_sets_the_images_and_is_part_of_the_hash():
     off = dataclasses.replace(quick, robustness=None)
     assert params_hash("digits", "svc", quick, 0, {}) != params_hash("digits", "svc", off, 0, {})
     args = build_parser().parse_args(["run-all", "--no-robustness"])
-    assert RunOptions.from_namespace(args).check(["digits"], ["svc"]).robustness is None
-    assert RunOptions().check(["digits"], ["svc"]).robustness == 3000
+    assert RunOptions.from_namespace(args).check(["digits"], ["svc"]).preset.robustness is None
+    assert RunOptions().check(["digits"], ["svc"]).preset.robustness == 3000
 
 
 def test_sets_are_cached_checksummed_and_regenerated_when_damaged(tmp_path, digits, caplog):

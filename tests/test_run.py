@@ -25,6 +25,7 @@ from mnistbench.harness import (
     run_unit,
     run_units,
 )
+from mnistbench.harness.options import WorkerLayout
 from mnistbench.reporting.report import summarize, write_figures, write_tables
 
 FAST_MODELS = ["logreg", "svc"]
@@ -72,7 +73,7 @@ def test_failed_units_are_not_counted_as_finished(tmp_path):
 
 @pytest.mark.e2e
 def test_records_from_another_machine_are_resumed_by_no_run(tmp_path):
-    """A clone's shipped results/records.jsonl must not pass for the user's own run: a
+    """A clone's shipped results/reference/records.jsonl must not pass for the user's own run: a
     folder holding only records made on another machine is refused, untouched."""
     from mnistbench.hostinfo import host_description
 
@@ -188,7 +189,7 @@ def test_a_failing_unit_is_recorded_and_the_run_goes_on(tmp_path):
     units = plan_units(["digits"], ["logreg"], PRESETS["quick"])
     broken = plan_units(["digits"], ["no-such-model"], PRESETS["quick"])[:1]
     store = RecordStore(tmp_path / "r.jsonl")
-    statuses = run_units(broken + units, store)
+    statuses = run_units(broken + units, store, WorkerLayout(1, 2))
     assert statuses == {"failed": 1, "ok": 3}
     failed = [r for r in store.load() if r["status"] == "failed"][0]
     assert "unknown model 'no-such-model'" in failed["error"] and "Traceback" in failed["traceback"]
@@ -205,7 +206,7 @@ def test_a_unit_past_the_timeout_is_stopped_and_recorded(tmp_path):
     slow = plan_units(["mnist"], ["cnn-deep"], PRESETS["default"])[-1:]
     fast = plan_units(["digits"], ["logreg"], PRESETS["quick"])[-1:]
     store = RecordStore(tmp_path / "r.jsonl")
-    statuses = run_units(slow + fast, store, timeout=10.0, n_jobs=2, threads=1)
+    statuses = run_units(slow + fast, store, WorkerLayout(2, 1), timeout=10.0)
     assert statuses == {"timeout": 1, "ok": 1}
     timed_out = [r for r in store.load() if r["status"] == "timeout"][0]
     assert timed_out["model"] == "cnn-deep" and "10 s" in timed_out["error"]
@@ -390,20 +391,27 @@ def test_cnn_record_names_a_reduced_precision(precision):
 # --------------------------------------------------------------------------- worker layout
 def test_workers_default_to_one_single_threaded_per_core_and_one_when_a_gpu_computes(
         monkeypatch):
-    from mnistbench.harness import runners as run_module
-    from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions
+    from mnistbench.harness import options as layout_module
+    from mnistbench.harness.options import MAX_AUTO_WORKERS, RunOptions, WorkerLayout
 
-    monkeypatch.setattr(run_module, "nvidia_gpus", lambda: ())
+    def layout(**options):
+        return layout_module.worker_layout(RunOptions(**options))
+
+    monkeypatch.setattr(layout_module, "nvidia_gpus", lambda: ())
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert run_module.worker_layout(RunOptions()) == (4, 1)
-    assert run_module.worker_layout(RunOptions(n_jobs=1)) == (1, 4)
-    assert run_module.worker_layout(RunOptions(threads=2)) == (4, 2)
+    assert layout() == WorkerLayout(4, 1)
+    assert layout(n_jobs=1) == WorkerLayout(1, 4)
+    assert layout(threads=2) == WorkerLayout(4, 2)
+    assert layout(scheduler="tcp://10.0.0.5:8786") == WorkerLayout(1, 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 32)
-    assert run_module.worker_layout(RunOptions()) == (MAX_AUTO_WORKERS, 32 // MAX_AUTO_WORKERS)
-    assert run_module.worker_layout(RunOptions(device="gpu")) == (1, 32)
-    monkeypatch.setattr(run_module, "nvidia_gpus", lambda: ("NVIDIA H200, 143771 MiB, 570.1",))
-    assert run_module.worker_layout(RunOptions()) == (1, 32)
-    assert run_module.worker_layout(RunOptions(device="cpu")) == (MAX_AUTO_WORKERS, 4)
+    assert layout() == WorkerLayout(MAX_AUTO_WORKERS, 32 // MAX_AUTO_WORKERS)
+    assert layout(device="gpu") == WorkerLayout(1, 32)
+    monkeypatch.setattr(layout_module, "nvidia_gpus", lambda: ("NVIDIA H200, 143771 MiB, 570.1",))
+    assert layout() == WorkerLayout(1, 32)
+    assert layout(device="cpu") == WorkerLayout(MAX_AUTO_WORKERS, 4)
+    # the one layout is what the run's settings carry, and what its runner uses
+    settings = RunOptions(device="cpu").check(["digits"], ["logreg"])
+    assert settings.layout == WorkerLayout(MAX_AUTO_WORKERS, 4)
 
 
 def test_the_cnns_final_fits_are_handed_out_first():

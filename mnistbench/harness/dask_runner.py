@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections import Counter
 
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
 from mnistbench.harness.execute import failed_record, record_unit
 from mnistbench.harness.local import thread_env
-from mnistbench.harness.options import RunOptions
+from mnistbench.harness.options import RunOptions, WorkerLayout
 from mnistbench.harness.store import RecordStore
 
 __all__ = ["run_units_dask"]
@@ -52,8 +51,8 @@ def _import_distributed():
     return distributed
 
 
-def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=None,
-                   threads=None, on_record=None, say=None):
+def run_units_dask(units, store: RecordStore, options: RunOptions, layout: WorkerLayout, *,
+                   on_record=None, say=None):
     """Run ``units`` on a Dask cluster, appending each record to ``store``.
 
     Parameters
@@ -61,10 +60,10 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
     options : RunOptions
         ``options.scheduler``: address of a running scheduler; None starts a
         LocalCluster here. ``options.data_file``: the MNIST file every worker reads.
-    n_workers : int, optional
-        Workers of the LocalCluster (default: one per core).
-    threads : int, optional
-        Thread-pool size per unit (default: cores // n_workers here; 1 on a cluster).
+    layout : WorkerLayout
+        ``layout.workers``: workers of the LocalCluster (a remote scheduler has its own);
+        ``layout.threads``: the thread-pool size of each unit
+        (:func:`~mnistbench.harness.options.worker_layout`).
 
     Returns
     -------
@@ -76,12 +75,11 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
         return statuses
     cluster = None
     scheduler, data_options = options.scheduler, options.data_options
+    threads = layout.threads
     if scheduler:
         client = distributed.Client(scheduler, timeout="30s")
-        threads = threads or 1
     else:
-        n_workers = max(1, min(n_workers or os.cpu_count() or 1, len(units)))
-        threads = threads or max(1, (os.cpu_count() or 1) // n_workers)
+        n_workers = max(1, min(layout.workers, len(units)))
         import dask  # noqa: PLC0415 - loaded lazily, only when used
 
         # Non-daemonic worker processes: joblib will not parallelise inside daemonic
@@ -112,7 +110,7 @@ def run_units_dask(units, store: RecordStore, options: RunOptions, *, n_workers=
                 for q in quiet:
                     q.setLevel(logging.CRITICAL)
             store.append(record)
-            statuses[record["status"]] += 1
+            statuses[record.status] += 1
             if on_record:
                 on_record(record)
         if lost and say:

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_info
 from mnistbench.data.datasets import load_dataset
 from mnistbench.errors import DataVerificationError
 from mnistbench.estimators.models import is_deep
-from mnistbench.evaluation.records import Split
+from mnistbench.evaluation.records import Record, Split
 from mnistbench.evaluation.robustness import corrupted_sets, score_corrupted
 from mnistbench.evaluation.stats import encode_predictions
 from mnistbench.evaluation.tuning import halving_search, search_summary
@@ -82,8 +82,8 @@ def _split(unit: Unit, data_options):
             y_cv[val_idx])
 
 
-def run_unit(unit: Unit, data_options=None) -> dict:
-    """Fit and score one unit in this process; return its record (status ok)."""
+def run_unit(unit: Unit, data_options=None) -> Record:
+    """Fit and score one unit in this process; return its :class:`Record` (status ok)."""
     preset = unit.preset
     ds, seed, size, X_fit, y_fit, X_eval, y_eval = _split(unit, data_options)
     est = unit.model_spec.build(random_state=seed, device=unit.device, n_jobs=unit.threads)
@@ -155,7 +155,7 @@ def run_unit(unit: Unit, data_options=None) -> dict:
         record["predictions"] = encode_predictions(y_eval, pred)
         if preset.robustness:
             record["robustness"] = _robustness(est, unit, ds)
-    return record
+    return Record.from_dict(record)
 
 
 def _robustness(est, unit, ds) -> dict:
@@ -212,19 +212,20 @@ def _base_record(unit: Unit) -> dict:
     }
 
 
-def record_unit(unit: Unit, data_options=None) -> dict:
-    """:func:`run_unit`, with any failure turned into a ``failed`` record."""
+def record_unit(unit: Unit, data_options=None) -> Record:
+    """:func:`run_unit`, with any failure turned into a ``failed`` :class:`Record`: what a
+    worker returns."""
     try:
         return run_unit(unit, data_options)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded
         record = _base_record(unit)
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=8))
-        return record
+        return Record.from_dict(record)
 
 
-def failed_record(unit: Unit, error: str, status="failed") -> dict:
+def failed_record(unit: Unit, error: str, status="failed") -> Record:
     """The record of a unit that produced none itself (worker lost, timed out)."""
     record = _base_record(unit)
     record.update(status=status, error=error)
-    return record
+    return Record.from_dict(record)

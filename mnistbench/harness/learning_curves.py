@@ -156,12 +156,12 @@ def curve_preset(base: Preset) -> Preset:
 
 
 def _run(datasets, models, sizes, seeds, opts):
-    with prepared_run(datasets, models, opts, derive=curve_preset) as (preset, store, _):
+    with prepared_run(datasets, models, opts, derive=curve_preset) as (settings, store, _):
         n_train = {d: len(load_dataset(d, **opts.data_options).y_train) for d in datasets}
-        runner = make_runner(opts)
+        preset, runner = settings.preset, make_runner(settings)
         with recorded_run(store, "learning-curve", opts, preset, datasets, models, {}) as run:
             units = curve_units(datasets, models, preset, n_train, sizes, seeds, opts.seed,
-                                opts.device, runner.layout.threads,
+                                opts.device, settings.layout.threads,
                                 0 if opts.quiet else (2 if opts.verbose else 1))
             todo, reused = plan_todo(units, store, preset)
             run.plan(units, reused)

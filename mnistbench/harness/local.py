@@ -21,7 +21,7 @@ from mnistbench.errors import MnistbenchError, UsageError
 from mnistbench.harness.execute import failed_record, record_unit
 from mnistbench.harness.store import RecordStore
 
-__all__ = ["EXIT_UNGUARDED", "run_units", "thread_env", "threads_for"]
+__all__ = ["EXIT_UNGUARDED", "run_units", "thread_env"]
 
 #: Exit code of a worker that found itself re-running the user's script (no
 #: ``if __name__ == "__main__":`` guard around the call that started the run).
@@ -168,17 +168,17 @@ class _Worker:
             self.process.join()
 
 
-def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=None,
-              on_record=None, threads=None):
-    """Run ``units`` in ``n_jobs`` worker processes, appending each record to ``store``.
+def run_units(units, store: RecordStore, layout, timeout=None, data_options=None,
+              on_record=None):
+    """Run ``units`` in worker processes, appending each record to ``store``.
 
     Parameters
     ----------
     units : list of Unit
         Units already ``ok`` in ``store`` must be filtered out by the caller.
-    n_jobs : int
-        Parallel worker processes; each limits its thread pools to ``threads``
-        (default cores // n_jobs).
+    layout : WorkerLayout
+        ``layout.workers`` parallel worker processes, each limiting its thread pools to
+        ``layout.threads`` (:func:`~mnistbench.harness.options.worker_layout`).
     timeout : float or None
         Seconds a unit may take before its worker is killed and the unit recorded
         as ``timeout``.
@@ -194,17 +194,17 @@ def run_units(units, store: RecordStore, n_jobs=1, timeout=None, data_options=No
     if not pending:
         return statuses
     ctx = mp.get_context("spawn")
-    n_jobs = max(1, min(n_jobs, len(pending)))
+    n_jobs = max(1, min(layout.workers, len(pending)))
     device = pending[0].device
 
     def new_worker():
-        return _Worker(ctx, threads or threads_for(n_jobs), data_options, device)
+        return _Worker(ctx, layout.threads, data_options, device)
 
     workers = [new_worker() for _ in range(n_jobs)]
 
     def finish(worker, record):
         store.append(record)
-        statuses[record["status"]] += 1
+        statuses[record.status] += 1
         worker.unit = worker.started = None
         if on_record:
             on_record(record)
@@ -238,10 +238,6 @@ def _wait_time(workers, timeout):
     """Seconds to wait for a message: until the first busy unit's deadline, at most 5."""
     deadlines = [w.started + timeout - time.monotonic() for w in workers if w.unit and timeout]
     return max(0.05, min([5.0, *deadlines]))
-
-
-def threads_for(n_jobs):
-    return max(1, (os.cpu_count() or 1) // n_jobs)
 
 
 def _start_error(exitcode):

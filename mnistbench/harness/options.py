@@ -15,11 +15,13 @@ import numpy as np
 
 from mnistbench.data.datasets import ALL_DATASETS, canonical_dataset_name, check_dataset_name
 from mnistbench.errors import UsageError, user_path
+from mnistbench.estimators.devices import nvidia_gpus
 from mnistbench.estimators.models import MODELS
 from mnistbench.harness.presets import PRESETS, Preset
 
-__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "check_gpu_present",
-           "check_seed", "names_of"]
+__all__ = ["BACKENDS", "DEFAULT_OUTPUT", "DEVICES", "MAX_UNITS", "RunOptions", "RunSettings",
+           "WorkerLayout", "auto_workers", "check_gpu_present", "check_seed", "names_of",
+           "worker_layout"]
 
 #: Where a run writes when no output folder is given. Not ``results/``: that folder
 #: holds the project's reference results, which a user's run must never overwrite or
@@ -43,13 +45,14 @@ def _option(default, help, *, flags=None, **argparse_kwargs):
         "help": help, "flags": flags, "argparse": argparse_kwargs})
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunOptions:
     """How a run is done (not which datasets and models: those are its arguments).
 
     Each field is a keyword of :func:`~mnistbench.run_benchmark` and a flag of
-    ``run-all`` / ``run`` (``n_jobs`` is ``--n-jobs``). :meth:`check` validates them
-    all before any work starts and resolves the preset.
+    ``run-all`` / ``run`` (``n_jobs`` is ``--n-jobs``). Frozen: :meth:`check` validates
+    them all before any work starts and resolves them, with the preset and the worker
+    layout, into one :class:`RunSettings`, which every later step reads.
     """
 
     preset: str | Preset = _option(
@@ -109,9 +112,9 @@ class RunOptions:
         for name in ("output", "data_file"):  # one path, checked and written
             value = getattr(self, name)
             if isinstance(value, (str, os.PathLike)) and str(value).strip():
-                setattr(self, name, user_path(value))
+                object.__setattr__(self, name, user_path(value))
         if self.scheduler:  # a scheduler address means the Dask backend
-            self.backend = "dask"
+            object.__setattr__(self, "backend", "dask")
 
     @classmethod
     def from_keywords(cls, caller, **options) -> RunOptions:
@@ -150,8 +153,9 @@ class RunOptions:
     def data_options(self) -> dict:
         return {"data_file": self.data_file} if self.data_file else {}
 
-    def check(self, datasets, models, staged=()) -> Preset:
-        """Check every option (and the names) before any work; return the Preset to run.
+    def check(self, datasets, models, staged=()) -> RunSettings:
+        """Check every option (and the names) before any work; return the run's settings:
+        these options, the Preset they resolve to and the worker layout.
 
         Raises :class:`~mnistbench.errors.UsageError` naming the option, what is allowed
         and the fix. The command line and the Python API share this one check.
@@ -176,7 +180,7 @@ class RunOptions:
         if n_units > MAX_UNITS:
             raise UsageError(f"this run would plan {n_units:,} units, more than {MAX_UNITS:,}; "
                              "lower --repeats or --cv, or run fewer models or datasets at a time")
-        return preset
+        return RunSettings(self, preset, worker_layout(self))
 
     def _check_backend(self):
         if self.backend not in BACKENDS:
@@ -233,6 +237,56 @@ class RunOptions:
             preset = dataclasses.replace(preset, name=f"{preset.name}-x{self.repeats}",
                                          repeats=self.repeats)
         return preset
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerLayout:
+    """Worker processes, and the thread pool of each: the units' model ``n_jobs`` and the
+    workers' thread caps come from here, so parallel units never oversubscribe the cores."""
+
+    workers: int
+    threads: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """A run's options resolved once (:meth:`RunOptions.check`): the options as given, the
+    :class:`Preset` they make (``--cv``, ``--repeats`` and ``--no-robustness`` folded in:
+    read those from ``preset``) and the worker layout."""
+
+    options: RunOptions
+    preset: Preset
+    layout: WorkerLayout
+
+
+def worker_layout(opts: RunOptions) -> WorkerLayout:
+    """Workers and threads per worker, decided once: the units' model n_jobs and the
+    workers' thread-pool caps must agree, or parallel units oversubscribe the cores."""
+    if opts.n_jobs is not None:
+        n_workers = opts.n_jobs
+    elif opts.scheduler:
+        n_workers = 1  # a remote cluster has its own workers
+    else:
+        n_workers = auto_workers(opts.device)
+    if opts.threads:
+        threads = opts.threads
+    elif opts.scheduler:
+        threads = 1
+    else:
+        threads = max(1, (os.cpu_count() or 1) // n_workers)
+    return WorkerLayout(n_workers, threads)
+
+
+def auto_workers(device="auto") -> int:
+    """Worker processes when ``n_jobs`` is not given: one per core (at most
+    ``MAX_AUTO_WORKERS``), each with one thread, on a CPU, because the units' libraries
+    use a second thread poorly (libsvm not at all, the small CNNs for about a third more
+    speed) and two units side by side do nearly twice the work; one worker with every core
+    when a GPU computes the CNNs, which would otherwise share its memory between
+    processes."""
+    if device == "gpu" or (device == "auto" and nvidia_gpus()):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 def check_whole(value, name, low, fix, high=None):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import sys
@@ -29,6 +30,7 @@ from mnistbench.data.datasets import (
 )
 from mnistbench.errors import UsageError
 from mnistbench.estimators.user_models import check_not_loading_a_models_file, resolve_models
+from mnistbench.evaluation.records import Record
 from mnistbench.evaluation.robustness import corrupted_sets
 from mnistbench.harness.execute import stratified_subsample
 from mnistbench.harness.local import EXIT_UNGUARDED
@@ -123,12 +125,12 @@ def staged_datasets(datasets):
 
 
 def _run(datasets, models, opts: RunOptions, sources=None):
-    with prepared_run(datasets, models, opts, sources=sources) as (preset, store, fingerprints):
-        runner = make_runner(opts)
+    with prepared_run(datasets, models, opts, sources=sources) as (settings, store, fingerprints):
+        preset, runner = settings.preset, make_runner(settings)
         with recorded_run(store, "benchmark", opts, preset, datasets, models,
                           fingerprints) as run:
             units = plan_units(datasets, models, preset, seed=opts.seed, device=opts.device,
-                               threads=runner.layout.threads,
+                               threads=settings.layout.threads,
                                verbose=0 if opts.quiet else (2 if opts.verbose else 1),
                                fingerprints=fingerprints, tune=opts.tune, sources=sources)
             todo, reused = plan_todo(units, store, preset)
@@ -162,14 +164,16 @@ def check_not_bootstrapping():
 @contextlib.contextmanager
 def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
     """Everything that can fail before any work (options, output folder, data), then the
-    folder's lock for the whole run: yields ``(preset, store, fingerprints)``.
+    folder's lock for the whole run: yields ``(settings, store, fingerprints)``, the
+    :class:`~mnistbench.harness.options.RunSettings` resolved once from ``opts``.
     ``derive(preset)``: the preset the run really uses (the learning curve's).
     ``sources``: ``{name: "npz:PATH"}`` of the Dataset objects (:func:`staged_datasets`)."""
     sources = sources or {}
-    preset = opts.check(datasets, models, staged=sources)
+    settings = opts.check(datasets, models, staged=sources)
     _check_output_outside_folders(datasets, opts.output)
     if derive is not None:
-        preset = derive(preset)
+        settings = dataclasses.replace(settings, preset=derive(settings.preset))
+    preset = settings.preset
     store = RecordStore(Path(opts.output) / "records.jsonl")
     # An output that cannot be written would lose every unit computed (this also checks
     # the folder: a file in its place, no write permission, a FIFO or a device for the
@@ -188,7 +192,7 @@ def prepared_run(datasets, models, opts: RunOptions, derive=None, sources=None):
                     write_corruption_figure(name, ds.X_test[sets["indices"][0]], opts.output,
                                             opts.seed, ds.pixel_max)
         loaded.clear()  # the workers load their own copies
-        yield preset, store, fingerprints
+        yield settings, store, fingerprints
 
 
 def _check_output_outside_folders(datasets, output):
@@ -253,13 +257,12 @@ def _longest_first(unit):
     return unit.split != "test", unit.family != "deep"
 
 
-def _unit_line(r):
-    if r["status"] == "ok":
-        chose = (f", chose {r['search']['best_params']}" if "search" in r else "")
-        return (f"[ok] {r['dataset']}/{r['model']}/{r['split']}: accuracy "
-                f"{100 * r['accuracy']:.2f} %, fit {r['fit_seconds']:.1f} s on {r['device']}"
-                + chose)
-    return f"[{r['status']}] {r['dataset']}/{r['model']}/{r['split']}: {r.get('error', '')}"
+def _unit_line(r: Record) -> str:
+    if r.ok:
+        chose = f", chose {r.search['best_params']}" if r.search else ""
+        return (f"[ok] {r.dataset}/{r.model}/{r.split}: accuracy {100 * r.accuracy:.2f} %, "
+                f"fit {r.fit_seconds:.1f} s on {r.device}" + chose)
+    return f"[{r.status}] {r.dataset}/{r.model}/{r.split}: {r.error or ''}"
 
 
 def execute_units(todo, store, runner: Runner, quiet=False, desc="run-all"):
