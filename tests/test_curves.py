@@ -17,6 +17,7 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 
 from mnistbench.estimators.architectures import OVERFIT_GAP, UNDERFIT_ACCURACY, unconverged
 from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
+from mnistbench.evaluation.records import as_records
 from mnistbench.harness import PRESETS, RecordStore
 from mnistbench.harness.learning_curves import curve_units, repeats_at
 from mnistbench.reporting.curve_tables import crossover, curve_point, curve_table, write_curve_report
@@ -137,7 +138,7 @@ def test_curve_table_and_crossover(tmp_path):
                _point("svc", 1000, 1, 0.97), _point("cnn-deep", 100, 1, 0.85),
                _point("cnn-deep", 100, 2, 0.87), _point("cnn-deep", 1000, 1, 0.98),
                {**_point("cnn-deep", 1000, 2, 0), "status": "failed"}]
-    df = curve_table(records)
+    df = curve_table(as_records(records))
     svc100 = df[(df["model"] == "svc") & (df["size"] == 100)].iloc[0]
     assert svc100["accuracy_mean"] == pytest.approx(0.91)
     assert svc100["accuracy_min"] == 0.90 and svc100["subsamples"] == 2

@@ -13,6 +13,7 @@ from sklearn.dummy import DummyClassifier
 from mnistbench import run_benchmark
 from mnistbench.cli import build_parser
 from mnistbench.data.corruptions import CORRUPTIONS
+from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.robustness import corrupted_sets, robustness_table, score_corrupted
 from mnistbench.harness import PRESETS, RunOptions
 from mnistbench.harness import execute as execute_module
@@ -103,8 +104,8 @@ def test_scores_and_table_from_a_known_model(digits):
     share = np.mean(digits.y_test[sets["indices"]] == 3)
     assert rob["clean"] == pytest.approx(share)
     assert all(v == pytest.approx(share) for v in rob["accuracy"].values() if v is not None)
-    row = robustness_table([{"dataset": "digits", "split": "test", "model": "dummy",
-                             "status": "ok", "robustness": rob}], "digits").iloc[0]
+    row = robustness_table(as_records([{"dataset": "digits", "split": "test", "model": "dummy",
+                                        "status": "ok", "robustness": rob}]), "digits").iloc[0]
     assert row["mean_drop_points"] == pytest.approx(0)
     assert np.isnan(row["fog"]) and row["clean"] == pytest.approx(100 * share)
 
@@ -131,7 +132,6 @@ def test_the_whole_zoo_and_the_corruptions_run_on_fashion_mnist(tmp_path, fashio
     table = (out / "results_fashion-mnist.md").read_text()
     assert all(f"| {m} " in table for m in MODELS)
     # the classes keep their names, and the confusion matrix shows them
-    from mnistbench.evaluation.records import as_records
     from mnistbench.reporting.report import _confusion_best
 
     assert finals[0]["class_names"] == list(fashion.extra["class_names"])

@@ -16,6 +16,7 @@ import pytest
 
 from mnistbench.cli import main
 from mnistbench.errors import UsageError
+from mnistbench.evaluation.records import as_records
 from mnistbench.harness import (
     PRESETS,
     Preset,
@@ -320,7 +321,7 @@ def test_tables_show_failures_with_their_error(tmp_path):
          "error": "stopped after 5 s (--timeout)"},
     ]
     df = summarize(records)
-    write_tables(df, records, tmp_path, "quick", 0)
+    write_tables(df, as_records(records), tmp_path, "quick", 0)
     md = (tmp_path / "results_digits.md").read_text()
     assert "timeout: test: timeout (stopped after 5 s (--timeout))" in md
 

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from mnistbench.evaluation import stats
+from mnistbench.evaluation.records import as_records
 from mnistbench.reporting.report import significance, summarize, write_report
 
 
@@ -144,7 +145,7 @@ def test_a_failed_model_is_shown_but_left_out_of_the_tests(tmp_path):
     records = _records(["m0", "m1", "m2"], failed=("m1",))
     write_report(records, tmp_path, "p", 0, figures=False)
     assert "d / m1: failed: test: failed (boom)" in (tmp_path / "report.html").read_text()
-    tests = significance(records, "d")
+    tests = significance(as_records(records), "d")
     assert "m1" in tests["left_out"] and "failed" in tests["left_out"]["m1"]
     assert all("m1" not in (p["model_a"], p["model_b"]) for p in tests["pairs"])
     assert "m1" in set(summarize(records)["model"])

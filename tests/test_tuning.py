@@ -14,6 +14,7 @@ from mnistbench import run_benchmark
 from mnistbench.cli import build_parser
 from mnistbench.errors import UsageError
 from mnistbench.estimators.models import MODELS
+from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.tuning import halving_search, search_summary, tuning_table
 from mnistbench.harness import PRESETS, RunOptions
 from mnistbench.harness.execute import run_unit
@@ -77,7 +78,7 @@ def test_tuning_table_puts_tuned_beside_default_with_the_gain():
     chosen = lambda split, c: {"dataset": "d", "model": "svc-tuned", "split": split,  # noqa: E731 - a one-line helper reads best as a lambda
                                "status": "ok", "search": {"best_params": {"svc__C": c}}}
     records = [chosen("fold-1", 10), chosen("fold-2", 10), chosen("fold-3", 1), chosen("test", 10)]
-    row = tuning_table(df, records).iloc[0]
+    row = tuning_table(df, as_records(records)).iloc[0]
     assert row["model"] == "svc" and row["test_gain_points"] == pytest.approx(2.0)
     assert row["chosen_for_test"] == "C=10"
     assert row["chosen_in_folds"] == "C=10 (2/3); C=1 (1/3)"

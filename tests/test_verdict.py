@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from mnistbench.evaluation.records import as_records
 from mnistbench.reporting.verdict import classic_vs_deep
 
 
@@ -20,7 +21,7 @@ def _case(holm, lead_model="cnn-deep", families=None):
     records = [{"dataset": "d", "model": m, "split": "test", "status": "ok",
                 **({"family": f} if f else {})}
                for m, f in (families or {"cnn-deep": None, "svc": None, "mine": "classic"}).items()]
-    return classic_vs_deep(df, tests, records, "d")
+    return classic_vs_deep(df, tests, as_records(records), "d")
 
 
 def test_a_significant_lead_names_the_model_ahead_with_both_intervals():

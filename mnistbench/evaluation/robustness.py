@@ -28,7 +28,6 @@ from sklearn.model_selection import train_test_split
 
 from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
 from mnistbench.data.datasets import cache_dir
-from mnistbench.evaluation.records import as_records
 
 __all__ = ["corrupted_sets", "robustness_table", "score_corrupted"]
 
@@ -122,7 +121,6 @@ def score_corrupted(estimator, sets, X_test, y_test) -> dict:
 
 def robustness_table(records, dataset) -> pd.DataFrame:
     """Models x corruptions (accuracy %), with clean, mean drop and relative mCE."""
-    records = as_records(records)
     rows = []
     for r in records:
         rob = r.robustness

@@ -21,7 +21,6 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enable
 from sklearn.model_selection import HalvingGridSearchCV, StratifiedKFold
 
 from mnistbench.estimators.models import TUNED_SUFFIX, tuned_label
-from mnistbench.evaluation.records import as_records
 
 __all__ = ["TUNED_SUFFIX", "TUNING", "halving_search", "search_summary", "tuned_label",
            "tuning_table"]
@@ -75,7 +74,6 @@ def tuning_table(df: pd.DataFrame, records) -> pd.DataFrame:
     """Default and tuned side by side: one row per (dataset, model) that has a tuned twin in
     ``df`` (the run's summary table), with the parameters chosen for the final fit and
     how often each choice won across the outer folds."""
-    records = as_records(records)
     rows = []
     by_key = {(r.dataset, r.model): r for r in df.itertuples()}
     for (dataset, label), tuned in by_key.items():

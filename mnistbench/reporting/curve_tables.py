@@ -30,7 +30,6 @@ def curve_point(split):
 def curve_table(records) -> pd.DataFrame:
     """One row per (dataset, model, size): test accuracy mean, std, min and max over the
     subsamples, their count, and the mean fit seconds; failed points are counted apart."""
-    records = as_records(records)
     rows = []
     for r in records:
         if not r.split.is_curve:
@@ -107,7 +106,6 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _header(records, dataset):
-    records = as_records(records)
     hosts = sorted({(r.host or "unknown") for r in records if r.dataset == dataset})
     presets = sorted({(r.preset or "") for r in records if r.dataset == dataset})
     return [f"mnistbench learning curve: {dataset}, {', '.join(presets)}, seed "

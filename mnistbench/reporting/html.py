@@ -11,7 +11,6 @@ import base64
 import html
 from pathlib import Path
 
-from mnistbench.evaluation.records import as_records
 from mnistbench.reporting.tables import write_text
 
 __all__ = ["write_html_report"]
@@ -90,7 +89,6 @@ def write_html_report(sections, records, out_dir, preset, seed, header, problems
     table)`` of this run against a reference run (``report --reference``); ``verdicts``:
     ``{dataset: sentence}``, the classic-vs-deep answers, shown first.
     """
-    records = as_records(records)
     parts = [
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
         f"<title>{_esc(header[0])}</title><style>{_STYLE}</style></head><body>\n",

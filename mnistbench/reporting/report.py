@@ -72,7 +72,6 @@ def latest_records(records, preset=None, seed=None):
 def runs_in(records) -> list[tuple[str, int, int]]:
     """The runs ``records`` hold, newest last: ``(preset, seed, units)`` for each preset and
     seed, ordered by their newest record (a store appends in the order units finish)."""
-    records = as_records(records)
     last, units = {}, {}
     for i, r in enumerate(records):
         key = (r.preset, r.seed)
@@ -162,7 +161,6 @@ def summarize(records, tests=None) -> pd.DataFrame:
 
 def significance_by_dataset(records) -> dict:
     """:func:`significance` of every dataset in ``records``, computed once."""
-    records = as_records(records)
     return {d: significance(records, d) for d in sorted({r.dataset for r in records})}
 
 
@@ -173,7 +171,6 @@ def significance(records, dataset) -> dict:
     A model is left out of the tests when any of its units failed or timed out, and out
     of the McNemar test (and the groups) when its record predates stored predictions.
     """
-    records = as_records(records)
     mine = [r for r in records if r.dataset == dataset]
     failed = {r.model: f"{r.split} {r.status}" for r in mine if r.status != "ok"}
     models, left_out = {}, dict((m, f"not tested: {why}") for m, why in failed.items())
@@ -202,7 +199,6 @@ def significance(records, dataset) -> dict:
 
 
 def _header(records, preset, seed, run=None):
-    records = as_records(records)
     versions = next((r.versions for r in records if r.versions), {})
     hosts = sorted({(r.host or "") for r in records if r.host})
     devices = sorted({(r.device or "") for r in records if r.device})
@@ -266,7 +262,6 @@ GROUP_NOTE = ("group: models sharing a letter cannot be told apart on the test s
 
 def write_tables(df: pd.DataFrame, records, out_dir, preset, seed, run=None) -> list[Path]:
     """Write per-dataset and combined tables as .md, .csv, .tex and .html."""
-    records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header = _header(records, preset, seed, run)
@@ -424,7 +419,6 @@ def _pvalue_map(dataset, pairs, order):
 def write_figures(df: pd.DataFrame, records, out_dir, pairwise=None) -> list[Path]:
     """Box plots of fold accuracies, CNN learning curves, best confusion matrix, accuracy vs
     time, pairwise p-values (``pairwise``: :func:`significance_by_dataset`, if computed)."""
-    records = as_records(records)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

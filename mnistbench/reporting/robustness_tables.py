@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from mnistbench.data.corruptions import CORRUPTIONS, applicable, corrupt
-from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.robustness import robustness_table
 from mnistbench.reporting.figures import save_figure
 from mnistbench.reporting.tables import file_part, write_table_files
@@ -48,7 +47,6 @@ def _heatmap(dataset, table):
 def write_robustness(records, out_dir, header, figures=True):
     """``robustness_<file part>.{md,csv,tex}`` and (with ``figures``) the heatmap per dataset
     with robustness records; returns ``({dataset: displayed table}, [paths])``."""
-    records = as_records(records)
     shown_by_dataset, written = {}, []
     for dataset in sorted({r.dataset for r in records}):
         table = robustness_table(records, dataset)

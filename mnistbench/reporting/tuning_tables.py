@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from mnistbench.evaluation.records import as_records
 from mnistbench.evaluation.tuning import tuning_table
 from mnistbench.reporting.tables import file_part, write_table_files
 
@@ -20,7 +19,6 @@ TUNING_NOTE = ("Nested CV: each tuned unit searched its own training data (succe
 def write_tuning_tables(df: pd.DataFrame, records, out_dir, header) -> dict:
     """``tuning_<file_part(dataset)>.{md,csv,tex}`` for each dataset with tuned rows; returns
     ``{dataset: displayed table}`` (empty without tuned rows)."""
-    records = as_records(records)
     table = tuning_table(df, records)
     shown_by_dataset = {}
     for dataset in sorted(table["dataset"].unique()) if len(table) else []:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pandas as pd
 
 from mnistbench.estimators.models import is_deep_name
-from mnistbench.evaluation.records import as_records
 
 __all__ = ["classic_vs_deep", "family_of"]
 
@@ -15,7 +14,6 @@ __all__ = ["classic_vs_deep", "family_of"]
 def family_of(records, model) -> str:
     """A model's family from its records: a user's model records it; a registry model
     (or its tuned twin) has its entry's."""
-    records = as_records(records)
     for r in records:
         if r.model == model:
             if r.family:
@@ -27,7 +25,6 @@ def family_of(records, model) -> str:
 def classic_vs_deep(df: pd.DataFrame, tests: dict, records, dataset) -> str | None:
     """The sentence for ``dataset``, or None without a finished model of each family.
     ``df``: :func:`~mnistbench.reporting.report.summarize`'s table; ``tests``: its significance."""
-    records = as_records(records)
     rows = df[(df["dataset"] == dataset) & (df["status"] == "ok")].dropna(
         subset=["test_accuracy"])
     mine = [r for r in records if r.dataset == dataset]
