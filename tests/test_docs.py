@@ -19,7 +19,7 @@ HISTORY = re.compile(r"\bissue \d|this project's machine|\bour machine", re.IGNO
 def _texts():
     yield README
     yield from sorted((ROOT / "mnistbench").rglob("*.py"))
-    yield from sorted(p for p in (ROOT / "tests").glob("*.py") if p.name != "test_docs.py")
+    yield from sorted(p for p in (ROOT / "tests").rglob("*.py") if p.name != "test_docs.py")
     yield from sorted(p for p in (ROOT / "docs").rglob("*.md")
                       if not {"_build", "generated", "auto_examples"} & set(p.parts))
     yield from sorted((ROOT / "examples").glob("*.py"))

@@ -155,10 +155,29 @@ def test_only_the_cli_and_harness_import_the_harness():
     assert {u for u in users if not u.startswith("mnistbench.harness")} == {"mnistbench.cli"}
 
 
+#: The structure rules (docs/contributing.md): a package module holds one concept and is
+#: split past MAX_MODULE_LINES; a test file past MAX_TEST_LINES is split by what it tests.
+MAX_MODULE_LINES = 600
+MAX_TEST_LINES = 1200
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
 def test_no_module_is_a_monolith():
-    """About 500 lines at most per module; the HOG kernel's module is the one exception."""
     long = {p.name: n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > 520}
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, long
+
+
+def test_tests_are_arranged_like_the_package():
+    """tests/<layer>/ for each subpackage (and cli/ for the command line); at the top only
+    the cross-cutting checks and the shared helpers; no test file past the rule."""
+    layers = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} | {"cli"}
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))}
+    assert folders - {"fixtures"} <= layers, folders - layers
+    for folder in folders - {"fixtures"}:
+        assert list((TESTS / folder).glob("test_*.py")), folder
+    long = {p.name: n for p in TESTS.rglob("test_*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_TEST_LINES}
     assert long == {}, long
 
 

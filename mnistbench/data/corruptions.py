@@ -63,7 +63,7 @@ def impulse_noise(x, rng):
 
 def brightness(x, rng):
     # MNIST-C converts to HSV and adds 0.4 to V; for a grey pixel V is its value, so this
-    # is the same (tests/test_corruptions.py checks it against skimage's HSV path).
+    # is the same (tests/data/test_corruptions.py checks it against skimage's HSV path).
     return np.clip(x + 0.4, 0, 1)
 
 

@@ -8,7 +8,7 @@ scikit-learn >= 1.6. A subclass supplies the network and the input handling thro
 the hooks named below and never touches scikeras itself.
 
 scikeras is pinned to the minor version these overrides were written for
-(``TESTED_SCIKERAS``; pyproject.toml), and ``tests/test_common.py`` checks that every
+(``TESTED_SCIKERAS``; pyproject.toml), and ``tests/estimators/test_common.py`` checks that every
 hook overridden here still exists, with the arguments we pass, in the installed one.
 """
 

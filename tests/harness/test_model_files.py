@@ -20,7 +20,7 @@ from mnistbench.data.datasets import (
 from mnistbench.estimators.persist import ModelFileError, load_model, read_metadata, save_model
 from mnistbench.reporting.tables import file_part
 
-EXAMPLES = Path(__file__).resolve().parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures"
 PER_CLASS = 30
 
 
@@ -250,7 +250,7 @@ def test_low_confidence_threshold_is_the_measured_one():
     """The constant must be what the confidence-threshold experiment chose, not a guess."""
     from mnistbench.harness.model_files import LOW_CONFIDENCE
 
-    measured = json.loads((Path(__file__).parents[1] / "results" / "experiments"
+    measured = json.loads((Path(__file__).parents[2] / "results" / "experiments"
                           / "confidence_threshold.json")
                           .read_text())
     assert measured["chosen"] == LOW_CONFIDENCE
@@ -267,7 +267,7 @@ def test_predict_flags_low_confidence_cnn_answers_only(tmp_path, capsys):
     unsure = save_model(KerasCNNClassifier(architecture="baseline", epochs=1, min_steps=0, filters=4,
                                            dense_units=8, random_state=0).fit(X, y),
                         tmp_path / "unsure.keras", info)  # ~0.1 for every class
-    image = Path(__file__).parent / "data" / "four.jpg"
+    image = Path(__file__).resolve().parents[1] / "fixtures" / "four.jpg"
     results, _ = predict_files([image], unsure)
     digit = results[0].digits[0]
     assert digit.top[0][1] < LOW_CONFIDENCE and digit.low_confidence is True

@@ -283,7 +283,7 @@ def test_a_model_that_cannot_reach_the_workers_is_refused(tmp_path):
 def test_the_example_models_file_loads():
     import pathlib
 
-    path = pathlib.Path(__file__).parents[1] / "examples" / "my_models.py"
+    path = pathlib.Path(__file__).parents[2] / "examples" / "my_models.py"
     specs = load_models_file(path)
     assert set(specs) == {"mlp", "knn"} and {s.family for s in specs.values()} == {"classic"}
     assert specs["mlp"].summary.startswith("A one-hidden-layer perceptron")

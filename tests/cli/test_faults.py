@@ -36,7 +36,7 @@ from mnistbench.data import datasets
 from mnistbench.estimators.persist import save_model
 from mnistbench.harness import RecordStore
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 GOOD_IMAGE = DATA / "four.jpg"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -11,7 +11,7 @@ from _cli import cli
 
 from mnistbench.cli import main
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "reference"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "reference"
 
 
 

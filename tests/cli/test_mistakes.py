@@ -365,7 +365,7 @@ def test_model_file_mistakes_name_the_file(tmp_path, capsys, skops_model):
 
     renamed = tmp_path / "m.keras"
     shutil.copy(skops_model, renamed)
-    image = Path(__file__).parent / "data" / "seventeen.png"
+    image = Path(__file__).resolve().parents[1] / "fixtures" / "seventeen.png"
     for model, pattern in [(renamed, r"a .skops model file renamed to .keras; rename it back to "
                                      r".*m.skops"),
                            (tmp_path, r"is a folder; give the model file itself")]:

@@ -14,7 +14,7 @@ from mnistbench.harness.store import RecordStore, parse_record
 from mnistbench.reporting.curve_tables import curve_point, curve_split, write_curve_report
 from mnistbench.reporting.report import choose_run, runs_in, write_report
 
-RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
+RESULTS = pathlib.Path(__file__).resolve().parents[2] / "results"
 REFERENCE = RESULTS / "reference"
 STORES = [REFERENCE / "records.jsonl", RESULTS / "runs" / "tuned-digits" / "records.jsonl",
           RESULTS / "runs" / "custom-digits" / "records.jsonl"]

@@ -32,7 +32,7 @@ from mnistbench import load_dataset
 from mnistbench.estimators import architectures, cnn, scikeras_compat
 from mnistbench.estimators.cnn import KerasCNNClassifier, TrainingWarning
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = dict(architecture="baseline", epochs=2, batch_size=32, min_steps=0, filters=8,
             dense_units=32, learning_rate=0.01, dropout=0.0, random_state=0)
 
@@ -46,7 +46,7 @@ _ORDER_CHECK = """
 import warnings
 warnings.simplefilter("ignore")
 from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
-from tests.test_common import cnn_check_instance as _check_instance
+from tests.estimators.test_common import cnn_check_instance as _check_instance
 for seed in range(3):
     check_methods_sample_order_invariance(
         "cnn", _check_instance().set_params(precision="float32", random_state=seed))
@@ -123,6 +123,7 @@ def test_unknown_constructor_argument_is_an_error_at_fit(digits):
         clf.fit(digits.X_train, digits.y_train)
 
 
+@pytest.mark.slow  # multi-epoch CNN fits: the full suite runs it, the fast lane not
 def test_grid_search_over_architecture_and_learning_rate(digits):
     X, y = digits.X_train[:400], digits.y_train[:400]
     grid = GridSearchCV(

@@ -27,7 +27,7 @@ from mnistbench.harness.presets import PRESETS
 from mnistbench.harness.store import RUNS_FILE, RunLog
 from mnistbench.harness.units import plan_units
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "reference"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "reference"
 QUICK = ["--preset", "quick", "-q", "--no-figures", "--no-robustness"]
 
 

@@ -63,6 +63,7 @@ def test_min_steps_is_validated():
         KerasCNNClassifier(min_steps=-1).fit(np.zeros((20, 8, 8)), np.arange(20) % 2)
 
 
+@pytest.mark.slow  # multi-epoch CNN fits: the full suite runs it, the fast lane not
 def test_default_cnn_clears_95_percent_cv_on_digits_without_warning(digits):
     """The issue's three lines: KerasCNNClassifier() at its defaults, 3-fold CV on digits
     (the epoch-only budget gave 0.39 / 0.36 / 0.32 at epochs=1 and ~0.8 at epochs=3)."""

@@ -154,6 +154,7 @@ def small_cnn(mnist):
         mnist.X_train[:10000], mnist.y_train[:10000])
 
 
+@pytest.mark.slow  # multi-epoch CNN fits: the full suite runs it, the fast lane not
 def test_cnn_reads_realistic_images_as_well_as_the_originals(mnist, small_cnn):
     """The issue's acceptance test: black ink on white, 10x larger, off-centre,
     blurred, JPEG-compressed, a full 'photo', two digits side by side. The figures
